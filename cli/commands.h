@@ -1,0 +1,29 @@
+// cli/commands.h: how the verbs plug into the CLI11 app. Each cmd_*.cpp registers its
+// subcommands; a callback stores the exit status in Globals::exit_code. Errors are reported
+// through report_error(), which prints "vsrv: msg" and writes the --log line.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "runtime/sys/error.h"
+
+namespace vsrv::cli {
+
+struct Globals {
+  std::string root = "/run/vsrv";  // runc's --root: state directory
+  std::string log;
+  std::string log_format = "text";
+  bool debug = false;
+  bool systemd_cgroup = false;
+  int exit_code = 0;
+};
+
+// Prints the error, logs it, and returns the exit status to use (1, or 127/126 hints as runc).
+int report_error(const Error& e);
+
+void register_lifecycle(CLI::App& app, Globals& g);  // create start run state kill delete list ps spec features
+void register_exec(CLI::App& app, Globals& g);       // exec
+void register_resources(CLI::App& app, Globals& g);  // update pause resume events stats  (cgroups)
+void register_network(CLI::App& app, Globals& g);    // network create|ls|inspect|rm       (netns)
+
+}  // namespace vsrv::cli

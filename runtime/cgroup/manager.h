@@ -1,0 +1,62 @@
+// runtime/cgroup/manager.h: the container's cgroup, on v1, hybrid or v2 hierarchies.
+// Contract used by the runtime (launcher, kill --all, ps, delete, update, pause, events):
+// - create() makes the directories (and only those vsrv created are ever removed or written);
+// - on v2 the launcher clones with CLONE_INTO_CGROUP into v2_dirfd(), on v1 it calls enter(pid);
+// - to_json()/from_json() round-trip what later short-lived vsrv commands need (state.json).
+#pragma once
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/oci_spec.h"
+#include "runtime/sys/error.h"
+#include "runtime/sys/fd.h"
+
+namespace vsrv::cgroup {
+
+enum class Layout { V1, Hybrid, V2 };
+Layout detect_layout();
+const char* layout_name(Layout l);
+
+struct Stats;  // defined in runtime/cgroup/stats.h
+
+class Manager {
+ public:
+  // Resolves `cgroups_path` (config linux.cgroupsPath; absolute, relative, or empty for the default
+  // "/vsrv/<id>") against every mounted hierarchy and creates the directories.
+  Manager() = default;
+  Manager(Manager&&) = default;
+  Manager& operator=(Manager&&) = default;
+  static Result<Manager> create(const std::string& cgroups_path, const std::string& id);
+  // Rebuilds a manager from what to_json() saved.
+  static Result<Manager> from_json(const std::string& saved);
+  std::string to_json() const;
+
+  // v2 directory fd for CLONE_INTO_CGROUP; -1 when there is no v2 hierarchy with controllers.
+  int v2_dirfd() const { return v2_dir_.get(); }
+  // Moves pid into the cgroup in every hierarchy (v1 controllers; also v2 when not cloned into it).
+  Result<void> enter(pid_t pid) const;
+  // Writes linux.resources. Values the kernel refuses leave the earlier ones and say why.
+  Result<void> apply(const oci::Resources& r) const;
+  Result<std::vector<pid_t>> pids() const;
+  Result<void> kill_all(int sig) const;
+  Result<void> freeze(bool frozen) const;
+  Result<bool> frozen() const;
+  // Kills stray processes, then removes every directory vsrv created.
+  Result<void> destroy() const;
+
+  // controller name ("memory", "cpu", ..., "unified" for the v2 dir) -> absolute directory.
+  const std::map<std::string, std::string>& paths() const { return paths_; }
+
+ private:
+  std::map<std::string, std::string> paths_;
+  std::vector<std::string> created_;  // directories vsrv made, deepest last
+  sys::unique_fd v2_dir_;
+  Layout layout_ = Layout::V1;
+};
+
+}  // namespace vsrv::cgroup

@@ -1,0 +1,91 @@
+// runtime/sys/log.cpp: --log / --log-format handling (see log.h).
+#include "runtime/sys/log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace vsrv::log {
+namespace {
+int g_fd = -1;
+bool g_json = false;
+bool g_debug = false;
+
+const char* level_name(Level l) {
+  switch (l) {
+    case Level::Debug: return "debug";
+    case Level::Info: return "info";
+    case Level::Warn: return "warning";
+    case Level::Error: return "error";
+  }
+  return "info";
+}
+
+std::string timestamp() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
+  return buf;
+}
+}  // namespace
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20) {
+          char b[8];
+          snprintf(b, sizeof b, "\\u%04x", c);
+          out += b;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+void init(const Config& c) {
+  g_json = c.json;
+  g_debug = c.debug;
+  if (!c.file.empty()) {
+    g_fd = ::open(c.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (g_fd < 0) dprintf(2, "vsrv: open log file '%s': %m\n", c.file.c_str());
+  }
+}
+
+void write(Level level, std::string_view msg) {
+  if (level == Level::Debug && !g_debug) return;
+  if (g_fd < 0) {
+    if (g_debug && level != Level::Error) dprintf(2, "vsrv: %s: %.*s\n", level_name(level), int(msg.size()), msg.data());
+    return;
+  }
+  std::string line;
+  if (g_json) {
+    line = "{\"level\":\"" + std::string(level_name(level)) + "\",\"msg\":\"" + json_escape(msg) +
+           "\",\"time\":\"" + timestamp() + "\"}\n";
+  } else {
+    line = timestamp() + " " + level_name(level) + ": " + std::string(msg) + "\n";
+  }
+  (void)!::write(g_fd, line.data(), line.size());
+}
+
+void error(std::string_view m) {
+  write(Level::Error, m);
+  dprintf(2, "vsrv: %.*s\n", int(m.size()), m.data());
+}
+
+}  // namespace vsrv::log

@@ -1,0 +1,29 @@
+// runtime/sys/log.h: runc-compatible logging. With --log FILE every message is appended there,
+// as text or as JSON lines {"level","msg","time"} (--log-format json), which containerd reads to
+// show the runtime's error. Errors also go to stderr as "vsrv: msg".
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace vsrv::log {
+
+enum class Level { Debug, Info, Warn, Error };
+
+struct Config {
+  std::string file;   // empty: stderr only
+  bool json = false;
+  bool debug = false;
+};
+
+// Opens (creating) the log file. Must be called before anything is logged; failures go to stderr.
+void init(const Config& c);
+void write(Level level, std::string_view msg);
+inline void debug(std::string_view m) { write(Level::Debug, m); }
+inline void info(std::string_view m) { write(Level::Info, m); }
+inline void warn(std::string_view m) { write(Level::Warn, m); }
+// Error: to the log file and to stderr ("vsrv: msg").
+void error(std::string_view m);
+// JSON string escaping for hand-built JSON lines.
+std::string json_escape(std::string_view s);
+
+}  // namespace vsrv::log

@@ -1,0 +1,197 @@
+// runtime/sys/syscalls.cpp: raw syscall wrappers and small file helpers (see syscalls.h).
+#include "runtime/sys/syscalls.h"
+
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace vsrv::sys {
+
+pid_t clone3_raw(struct clone_args* args, size_t size) noexcept {
+  return static_cast<pid_t>(::syscall(SYS_clone3, args, size));
+}
+int pidfd_open(pid_t pid, unsigned flags) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
+}
+int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned flags) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags));
+}
+int openat2_raw(int dirfd, const char* path, struct open_how* how) noexcept {
+  return static_cast<int>(::syscall(SYS_openat2, dirfd, path, how, sizeof(*how)));
+}
+int close_range_raw(unsigned first, unsigned last, unsigned flags) noexcept {
+  return static_cast<int>(::syscall(SYS_close_range, first, last, flags));
+}
+int pivot_root_raw(const char* new_root, const char* put_old) noexcept {
+  return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
+}
+int open_tree_raw(int dirfd, const char* path, unsigned flags) noexcept {
+  return static_cast<int>(::syscall(SYS_open_tree, dirfd, path, flags));
+}
+int move_mount_raw(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path,
+                   unsigned flags) noexcept {
+  return static_cast<int>(::syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags));
+}
+int fsopen_raw(const char* fsname, unsigned flags) noexcept {
+  return static_cast<int>(::syscall(SYS_fsopen, fsname, flags));
+}
+int fsconfig_raw(int fd, unsigned cmd, const char* key, const void* value, int aux) noexcept {
+  return static_cast<int>(::syscall(SYS_fsconfig, fd, cmd, key, value, aux));
+}
+int fsmount_raw(int fd, unsigned flags, unsigned attr_flags) noexcept {
+  return static_cast<int>(::syscall(SYS_fsmount, fd, flags, attr_flags));
+}
+int mount_setattr_raw(int dirfd, const char* path, unsigned flags, void* attr, size_t size) noexcept {
+  return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, path, flags, attr, size));
+}
+
+Result<unique_fd> open(const std::string& path, int flags, mode_t mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) return errno_error("open '" + path + "'");
+  return unique_fd(fd);
+}
+
+Result<unique_fd> openat(borrowed_fd dir, const std::string& path, int flags, mode_t mode) {
+  int fd = ::openat(dir.get(), path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) return errno_error("openat '" + path + "'");
+  return unique_fd(fd);
+}
+
+Result<std::string> read_fd(borrowed_fd fd) {
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("read");
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  auto fd = open(path, O_RDONLY);
+  if (!fd) return forward(std::move(fd.error()));
+  auto data = read_fd(*fd);
+  if (!data) return forward(std::move(data.error()), "'" + path + "'");
+  return data;
+}
+
+Result<void> write_all(borrowed_fd fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd.get(), data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("write");
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+Result<void> write_file(const std::string& path, std::string_view data, int flags) {
+  auto fd = open(path, flags);
+  if (!fd) return forward(std::move(fd.error()));
+  VSRV_TRYC(write_all(*fd, data), "write '" + path + "'");
+  return {};
+}
+
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    auto fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    if (!fd) return forward(std::move(fd.error()));
+    if (auto r = write_all(*fd, data); !r) {
+      ::unlink(tmp.c_str());
+      return forward(std::move(r.error()), "write '" + tmp + "'");
+    }
+    if (::fsync(fd->get()) < 0) {
+      int e = errno;
+      ::unlink(tmp.c_str());
+      return make_error(e, "fsync '" + tmp + "'");
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) < 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return make_error(e, "rename '" + tmp + "' to '" + path + "'");
+  }
+  return {};
+}
+
+Result<void> mkdir_p(const std::string& path, mode_t mode) {
+  if (path.empty()) return {};
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    cur = path.substr(0, pos);
+    if (cur.empty()) continue;
+    if (::mkdir(cur.c_str(), mode) < 0 && errno != EEXIST) return errno_error("mkdir '" + cur + "'");
+  }
+  return {};
+}
+
+std::string fd_path(borrowed_fd fd) { return "/proc/self/fd/" + std::to_string(fd.get()); }
+
+Result<unsigned long long> process_start_time(pid_t pid) {
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return forward(std::move(stat.error()));
+  // comm (field 2) may contain spaces and parentheses: parse from the last ')'.
+  auto close = stat->rfind(')');
+  if (close == std::string::npos) return fail("malformed /proc/" + std::to_string(pid) + "/stat");
+  const char* p = stat->c_str() + close + 2;  // field 3
+  for (int field = 3; field < 22; ++field) {
+    p = std::strchr(p, ' ');
+    if (!p) return fail("malformed /proc/" + std::to_string(pid) + "/stat");
+    ++p;
+  }
+  return std::strtoull(p, nullptr, 10);
+}
+
+int thread_count() noexcept {
+  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');
+  if (!p) return -1;
+  p += 2;
+  for (int field = 3; field < 20; ++field) {  // num_threads is field 20
+    p = std::strchr(p, ' ');
+    if (!p) return -1;
+    ++p;
+  }
+  return std::atoi(p);
+}
+
+const Features& features() {
+  static const Features f = [] {
+    Features r;
+    struct open_how how {};
+    how.flags = O_PATH | O_CLOEXEC;
+    int fd = openat2_raw(AT_FDCWD, "/", &how);
+    if (fd >= 0) {
+      r.openat2 = true;
+      ::close(fd);
+    }
+    r.clone_into_cgroup = true;  // kernel >= 5.7; failure at clone time is reported with context
+    int fs = fsopen_raw("tmpfs", 1 /*FSOPEN_CLOEXEC*/);
+    if (fs >= 0) {
+      r.new_mount_api = true;
+      ::close(fs);
+    }
+    return r;
+  }();
+  return f;
+}
+
+}  // namespace vsrv::sys

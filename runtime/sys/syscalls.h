@@ -1,0 +1,61 @@
+// runtime/sys/syscalls.h: thin wrappers over the Linux syscalls glibc 2.36 lacks or wraps badly
+// (clone3, pidfd_*, openat2, close_range, the new mount API). Each returns a Result whose
+// context names the call and its argument. Features are probed once per process.
+#pragma once
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "runtime/sys/error.h"
+#include "runtime/sys/fd.h"
+
+namespace vsrv::sys {
+
+// Raw clone3. Returns pid in the parent, 0 in the child, -1 with errno on failure.
+// Contract: the caller must be single-threaded (clone3 skips glibc's atfork handlers).
+pid_t clone3_raw(struct clone_args* args, size_t size = sizeof(struct clone_args)) noexcept;
+
+int pidfd_open(pid_t pid, unsigned flags = 0) noexcept;
+int pidfd_send_signal(int pidfd, int sig, siginfo_t* info = nullptr, unsigned flags = 0) noexcept;
+int openat2_raw(int dirfd, const char* path, struct open_how* how) noexcept;
+int close_range_raw(unsigned first, unsigned last, unsigned flags) noexcept;
+int pivot_root_raw(const char* new_root, const char* put_old) noexcept;
+int open_tree_raw(int dirfd, const char* path, unsigned flags) noexcept;
+int move_mount_raw(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path,
+                   unsigned flags) noexcept;
+int fsopen_raw(const char* fsname, unsigned flags) noexcept;
+int fsconfig_raw(int fd, unsigned cmd, const char* key, const void* value, int aux) noexcept;
+int fsmount_raw(int fd, unsigned flags, unsigned attr_flags) noexcept;
+int mount_setattr_raw(int dirfd, const char* path, unsigned flags, void* attr, size_t size) noexcept;
+
+Result<unique_fd> open(const std::string& path, int flags, mode_t mode = 0);
+Result<unique_fd> openat(borrowed_fd dir, const std::string& path, int flags, mode_t mode = 0);
+Result<std::string> read_file(const std::string& path);
+Result<std::string> read_fd(borrowed_fd fd);
+Result<void> write_file(const std::string& path, std::string_view data, int flags = O_WRONLY | O_TRUNC);
+Result<void> write_all(borrowed_fd fd, std::string_view data);
+// Writes to a temporary in the same directory, fsyncs, renames over `path` (atomic replace).
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0600);
+Result<void> mkdir_p(const std::string& path, mode_t mode = 0755);
+
+// "/proc/self/fd/N": the magic-link path through which string-taking syscalls act on an fd.
+std::string fd_path(borrowed_fd fd);
+
+// Start time of a process (field 22 of /proc/<pid>/stat), for pid-reuse detection.
+Result<unsigned long long> process_start_time(pid_t pid);
+// Number of threads of this process (from /proc/self/stat); clone3 requires 1.
+int thread_count() noexcept;
+
+struct Features {
+  bool openat2 = false;
+  bool clone_into_cgroup = false;
+  bool new_mount_api = false;
+};
+const Features& features();
+
+}  // namespace vsrv::sys

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# scripts/test.sh: installs dependencies, builds, then runs the whole suite:
+# GoogleTest unit tests (ctest) and the integration tests (pytest, real vsrv on real containers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+bash scripts/build.sh
+export VSRV_BIN=$PWD/${BUILD_DIR:-build}/cli/vsrv
+(cd "${BUILD_DIR:-build}" && ctest --output-on-failure)
+/usr/bin/python3 -m pytest -ra -q tests/integration "$@"
