@@ -18,6 +18,8 @@ struct Globals {
   int exit_code = 0;
 };
 
+// Opens the --log file once; every verb callback calls it first.
+void init_logging(const Globals& g);
 // Prints the error, logs it, and returns the exit status to use (1, or 127/126 hints as runc).
 int report_error(const Error& e);
 

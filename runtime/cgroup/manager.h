@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,7 +24,8 @@ enum class Layout { V1, Hybrid, V2 };
 Layout detect_layout();
 const char* layout_name(Layout l);
 
-struct Stats;  // defined in runtime/cgroup/stats.h
+struct Stats;        // defined in runtime/cgroup/stats.h
+struct Hierarchies;  // defined in runtime/cgroup/hierarchy.h
 
 class Manager {
  public:
@@ -32,6 +35,10 @@ class Manager {
   Manager(Manager&&) = default;
   Manager& operator=(Manager&&) = default;
   static Result<Manager> create(const std::string& cgroups_path, const std::string& id);
+  // create() against given hierarchies (tests pass a tmpdir laid out like cgroupfs). `own` is the
+  // caller's /proc/self/cgroup (controller -> path, "" for v2), against which relative paths resolve.
+  static Result<Manager> create_at(const Hierarchies& h, const std::string& cgroups_path,
+                                   const std::string& id, const std::map<std::string, std::string>& own);
   // Rebuilds a manager from what to_json() saved.
   static Result<Manager> from_json(const std::string& saved);
   std::string to_json() const;
@@ -51,12 +58,32 @@ class Manager {
 
   // controller name ("memory", "cpu", ..., "unified" for the v2 dir) -> absolute directory.
   const std::map<std::string, std::string>& paths() const { return paths_; }
+  Layout layout() const { return layout_; }
+  // The resolved cgroup path inside the hierarchies ("/vsrv/<id>"; per-controller for relative paths).
+  const std::string& cgroup_path() const { return cgroup_path_; }
+  // Number of OOM kills so far (v1 memory.oom_control oom_kill, v2 memory.events oom_kill).
+  Result<std::uint64_t> oom_kills() const;
 
  private:
+  struct Undo {
+    std::string path, old;
+  };
+  Hierarchies hierarchies() const;
+  // The directory a v1 controller's files live in, or the unified directory for v2 writes.
+  std::string dir_of(const std::string& controller, bool v2) const;
+  std::string procs_dir() const;  // where cgroup.procs lists the container's processes
+  std::string freezer_dir(bool& v2) const;
+  Result<void> enable_v2_controllers(const std::set<std::string>& wanted) const;
+  Result<void> write_all(const std::vector<std::pair<std::string, std::string>>& writes,
+                         std::vector<Undo>& undo) const;
+
   std::map<std::string, std::string> paths_;
   std::vector<std::string> created_;  // directories vsrv made, deepest last
   sys::unique_fd v2_dir_;
   Layout layout_ = Layout::V1;
+  std::string cgroup_path_;
+  std::string v2_root_;                   // cgroup2 mount point; empty when none
+  std::set<std::string> v2_controllers_;  // offered by the unified root
 };
 
 }  // namespace vsrv::cgroup

@@ -1,0 +1,39 @@
+// cli/cmd_exec.cpp: `exec`, runc-compatible (--process FILE, or inline args with -t, --cwd,
+// --env, --user, --cap, --no-new-privs, -d, --pid-file, --console-socket, --preserve-fds).
+#include "cli/commands.h"
+#include "runtime/container.h"
+
+namespace vsrv::cli {
+
+void register_exec(CLI::App& app, Globals& g) {
+  static runtime::ExecOptions o;
+  static std::vector<std::string> rest;
+  static std::string process_label, apparmor;
+  auto* c = app.add_subcommand("exec", "run a new process inside a running container");
+  c->add_option("-p,--process", o.process_file, "path to an OCI process.json");
+  c->add_flag("-t,--tty", o.tty, "allocate a pseudo-TTY");
+  c->add_option("--cwd", o.cwd, "working directory inside the container");
+  c->add_option("-e,--env", o.env, "set an environment variable (KEY=VALUE)");
+  c->add_option("-u,--user", o.user, "uid[:gid] or a user name from the container's /etc/passwd");
+  c->add_option("-c,--cap", o.add_caps, "add a capability");
+  c->add_flag("--no-new-privs", o.no_new_privs, "set no_new_privs");
+  c->add_flag("-d,--detach", o.detach, "detach from the process");
+  c->add_option("--pid-file", o.pid_file, "write the process's pid to this file");
+  c->add_option("--console-socket", o.console_socket, "unix socket that receives the pty master");
+  c->add_option("--preserve-fds", o.preserve_fds, "pass this many fds after stdio into the process");
+  c->add_option("--process-label", process_label, "accepted for runc compatibility (no SELinux)");
+  c->add_option("--apparmor", apparmor, "accepted for runc compatibility (no AppArmor)");
+  c->add_option("container-id", o.id, "container id")->required();
+  c->add_option("command", rest, "command and arguments");
+  c->positionals_at_end();
+  c->prefix_command(false);
+  c->callback([&] {
+    init_logging(g);
+    o.root = g.root;
+    o.args = rest;
+    auto r = runtime::exec(o);
+    g.exit_code = r ? *r : report_error(r.error());
+  });
+}
+
+}  // namespace vsrv::cli

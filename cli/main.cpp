@@ -1,0 +1,96 @@
+// cli/main.cpp: the vsrv command line. Parses global flags the way runc does (containerd and
+// podman pass --root, --log, --log-format before the verb; containerd's restore passes
+// single-dash long flags such as -no-subreaper), sets up logging, and runs one verb.
+// CLI11's exceptions end here; everything below reports through Result.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "runtime/sys/log.h"
+
+namespace vsrv::cli {
+
+void init_logging(const Globals& g) {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  log::init({g.log, g.log_format == "json", g.debug});
+}
+
+int report_error(const Error& e) {
+  std::string msg = e.message();
+  log::error(msg);
+  return 1;
+}
+
+}  // namespace vsrv::cli
+
+namespace {
+
+// runc (urfave/cli) accepts "-flag" as well as "--flag"; CLI11 does not. Rewrite single-dash
+// long options ("-no-subreaper", "-root") to the double-dash form, leaving "-d", "-t" and
+// negative numbers alone.
+std::vector<std::string> normalize_args(int argc, char** argv) {
+  std::vector<std::string> out;
+  out.reserve(argc);
+  bool after_dd = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") after_dd = true;
+    if (!after_dd && i > 0 && a.size() > 2 && a[0] == '-' && a[1] != '-' && std::isalpha(static_cast<unsigned char>(a[1])) &&
+        std::isalpha(static_cast<unsigned char>(a[2])))
+      a = "-" + a;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace vsrv;
+  // Writes to a closed pipe (hook stdin, console socket) must fail with EPIPE, not kill us.
+  ::signal(SIGPIPE, SIG_IGN);
+  cli::Globals g;
+  CLI::App app{"vsrv: virtual servers without a hypervisor (an OCI runtime)", "vsrv"};
+  app.set_version_flag("-v,--version", "vsrv version 0.1.0\nspec: 1.2.0");
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_option("--root", g.root, "state directory (default /run/vsrv)");
+  app.add_option("--log", g.log, "append log messages to this file");
+  app.add_option("--log-format", g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--debug", g.debug, "enable debug logging");
+  app.add_flag("--systemd-cgroup", g.systemd_cgroup, "use systemd for cgroups (not supported yet)");
+  static std::string criu_path, rootless;
+  app.add_option("--criu", criu_path, "path to the criu binary (accepted for runc compatibility)");
+  app.add_option("--rootless", rootless, "true|false|auto (accepted for runc compatibility)");
+
+  cli::register_lifecycle(app, g);
+  cli::register_exec(app, g);
+  cli::register_resources(app, g);
+  cli::register_network(app, g);
+
+  auto args = normalize_args(argc, argv);
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  try {
+    app.parse(static_cast<int>(cargs.size()), cargs.data());
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    log::init({g.log, g.log_format == "json", g.debug});
+    log::error(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    log::error(std::string("internal error: ") + e.what());
+    return 1;
+  }
+  return g.exit_code;
+}

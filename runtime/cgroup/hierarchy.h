@@ -1,0 +1,44 @@
+// runtime/cgroup/hierarchy.h: where the cgroup hierarchies are mounted, and the small parsers
+// (mountinfo, /proc/<pid>/cgroup, cpu lists) behind detect_layout() and Manager::create().
+// The parsers are pure so the unit tests feed them text; discover() reads the live machine.
+#pragma once
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/cgroup/manager.h"
+#include "runtime/sys/error.h"
+
+namespace vsrv::cgroup {
+
+// The v1 controllers vsrv creates directories for (name=systemd and others are left alone).
+inline constexpr const char* kV1Controllers[] = {
+    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+    "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc"};
+
+struct Hierarchies {
+  Layout layout = Layout::V1;
+  std::map<std::string, std::string> v1;   // controller -> mount point of its hierarchy
+  std::string unified;                     // cgroup2 mount point; empty when none
+  std::set<std::string> v2_controllers;    // <unified>/cgroup.controllers
+};
+
+// Maps v1 controllers to mount points and finds the cgroup2 mount, from /proc/self/mountinfo text.
+// Only mounts of the hierarchy root (root field "/") are used.
+Hierarchies parse_mountinfo(std::string_view text);
+// Reads statfs(/sys/fs/cgroup), /proc/self/mountinfo and the unified cgroup.controllers.
+Result<Hierarchies> discover();
+
+// /proc/<pid>/cgroup text -> controller -> path; the v2 entry ("0::/x") is keyed "".
+// "cpu,cpuacct:/x" gives both "cpu" and "cpuacct".
+std::map<std::string, std::string> parse_proc_cgroup(std::string_view text);
+
+// "0-3,5,7-8" -> {0,1,2,3,5,7,8}. Empty text gives an empty set. Errors name `field`.
+Result<std::set<unsigned>> parse_cpu_list(std::string_view text, std::string_view field);
+
+// Normalises a cgroup path: collapses "//", removes "." and refuses "..".
+Result<std::string> clean_cgroup_path(std::string_view p);
+
+}  // namespace vsrv::cgroup

@@ -1,0 +1,177 @@
+// runtime/child/child_main.cpp: the ordered steps of the container's init, from clone3() to
+// execve(). No threads, no locks, no file logging: everything was computed into ChildPlan by the
+// parent. vsrv is single-threaded when it clones, so malloc is consistent here on error paths,
+// but the success path allocates nothing. Any failure is sent to the parent as errno + text and
+// the child exits; EOF on the channel means the parent died, and we die with it.
+#include "runtime/child/child_main.h"
+
+#include <fcntl.h>
+#include <linux/limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "runtime/child/caps_apply.h"
+#include "runtime/child/seccomp_load.h"
+#include "runtime/child/steps.h"
+#include "runtime/sys/rootfs.h"
+#include "runtime/sys/syscalls.h"
+
+namespace vsrv::runtime::child {
+namespace {
+
+Result<void> join_namespaces(const ChildPlan& p) noexcept {
+  for (const auto& j : p.joins)
+    if (::setns(j.fd, j.nstype) < 0) return errno_error("setns '" + j.path + "'");
+  if (p.unshare_flags && ::unshare(static_cast<int>(p.unshare_flags)) < 0) return errno_error("unshare");
+  return {};
+}
+
+Result<void> late_namespaces(const ChildPlan& p) noexcept {
+  // Become root of the new user namespace now that the parent wrote the maps.
+  if (p.new_userns && (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0))
+    return errno_error("become root in the user namespace");
+  // The cgroup namespace is unshared only now, after the parent moved us into our cgroup, so
+  // its root is the container's cgroup rather than the one vsrv ran in.
+  if (p.unshare_cgroup && ::unshare(CLONE_NEWCGROUP) < 0) return errno_error("unshare cgroup namespace");
+  if (p.unshare_time) {
+    if (::unshare(CLONE_NEWTIME) < 0) return errno_error("unshare time namespace");
+    // Offsets can be written only before any process lives in the namespace; execve moves us in.
+    if (!p.timens_offsets.empty()) {
+      int fd = ::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return errno_error("open /proc/self/timens_offsets");
+      sys::unique_fd g(fd);
+      if (::write(fd, p.timens_offsets.data(), p.timens_offsets.size()) < 0)
+        return errno_error("write timens_offsets");
+    }
+  }
+  return {};
+}
+
+Result<void> wait_exec_fifo(const ChildPlan& p) noexcept {
+  // Reopen the O_PATH fd write-only through procfs: this blocks until `start` opens the fifo
+  // for reading, which is what keeps the process from running before `start` (runc's design).
+  char path[32] = "/proc/self/fd/";
+  int n = 14, v = p.exec_fifo_fd;
+  char d[12];
+  int k = 0;
+  do { d[k++] = char('0' + v % 10); v /= 10; } while (v);
+  while (k) path[n++] = d[--k];
+  path[n] = 0;
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno_error("open exec.fifo (is /proc mounted?)");
+  if (::write(fd, "0", 1) != 1) {
+    int e = errno;
+    ::close(fd);
+    return make_error(e, "write exec.fifo");
+  }
+  ::close(fd);
+  return {};
+}
+
+Result<void> load_filter(const ChildPlan& p, Channel& ch) noexcept {
+  if (!p.seccomp_filter) return {};
+  int listener = -1;
+  int rc = load_seccomp(p.seccomp_filter, p.seccomp_len, p.seccomp_flags, p.seccomp_notify ? &listener : nullptr);
+  if (rc < 0) return make_error(-rc, "load seccomp filter");
+  if (p.seccomp_notify) {
+    sys::unique_fd l(listener);
+    VSRV_TRY(ch.send_fd(Msg::SeccompListener, l));
+  }
+  return {};
+}
+
+Result<void> apply_capabilities(const ChildPlan& p) noexcept {
+  if (p.set_caps) {
+    const char* what = "capabilities";
+    int rc = apply_caps(p.caps, p.last_cap, &what);
+    if (rc < 0) return make_error(-rc, what);
+  }
+  if (p.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return errno_error("prctl(PR_SET_NO_NEW_PRIVS)");
+  return {};
+}
+
+}  // namespace
+
+[[noreturn]] void child_main(const ChildPlan& p, Channel& ch) noexcept {
+  auto must = [&](Step s, Result<void> r) {
+    if (!r) {
+      ch.send_error(s, r.error());
+      _exit(kSetupFailed);
+    }
+  };
+  // Die with the parent during setup, so a SIGKILLed `vsrv create` leaves no half-made init.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (::getppid() != p.parent_pid) _exit(kSetupFailed);
+  // Non-dumpable until execve: a process already in a joined pid namespace cannot open
+  // /proc/<us>/exe (the vsrv binary) or our fds (CVE-2019-5736 class). execve resets it.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // Signals blocked by the parent around clone are unblocked for the container's process.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  must(Step::Namespaces, join_namespaces(p));
+  must(Step::Maps, ch.send(Msg::ChildAlive));
+  must(Step::Maps, ch.expect(Msg::Proceed).map([](auto&&) {}));
+  must(Step::Namespaces, late_namespaces(p));
+
+  int master = -1;
+  if (!p.is_exec) {
+    sys::RootFs root;
+    must(Step::Mounts, prepare_root(p, root));
+    must(Step::Mounts, do_mounts(p, root));
+    must(Step::Devices, create_devices(p, root));
+    if (p.run_hooks_in_parent) {
+      must(Step::Hooks, ch.send(Msg::HooksRequest));
+      must(Step::Hooks, ch.expect(Msg::HooksDone).map([](auto&&) {}));
+    }
+    must(Step::Pivot, pivot_to(p, root));
+    must(Step::Sysctl, apply_sysctls(p));          // before /proc/sys goes read-only
+    must(Step::Paths, finish_rootfs(p));
+    must(Step::Hostname, set_names(p));
+  }
+  must(Step::Rlimits, apply_rlimits(p));           // before CAP_SYS_RESOURCE is dropped
+  must(Step::Rlimits, apply_misc(p));
+  if (p.terminal) {
+    must(Step::Terminal, setup_terminal(p, &master));
+    sys::unique_fd m(master);
+    must(Step::Terminal, ch.send_fd(Msg::ConsoleFd, m));
+  }
+  must(Step::User, switch_user(p));
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before dropping caps.
+  // A notify filter is loaded early in every case, because its listener fd must reach the
+  // parent, which is gone once `create` returns.
+  bool early_seccomp = !p.no_new_privs || p.seccomp_notify;
+  if (early_seccomp) must(Step::Seccomp, load_filter(p, ch));
+  must(Step::Caps, apply_capabilities(p));
+  if (::chdir(p.cwd.c_str()) < 0) {
+    ch.send_error(Step::Cwd, errno, ("chdir '" + p.cwd + "'").c_str());
+    _exit(kSetupFailed);
+  }
+  char exe[PATH_MAX];
+  must(Step::Exec, find_executable(p, exe, sizeof exe));
+  // Nothing but stdio and the preserved fds may reach the container's process.
+  if (sys::close_range_raw(3 + p.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+    ch.send_error(Step::Fds, errno, "close_range");
+    _exit(kSetupFailed);
+  }
+  // From here the parent (`create`, `exec --detach`) may exit: stop dying with it.
+  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  if (!p.is_exec) {
+    must(Step::Ready, ch.send(Msg::ChildReady));
+    must(Step::Fifo, wait_exec_fifo(p));
+  } else {
+    must(Step::Ready, ch.send(Msg::ChildReady));
+  }
+  if (!early_seccomp) must(Step::Seccomp, load_filter(p, ch));  // last: the filter need not allow setup
+  ::execve(exe, p.argv.data(), p.envp.data());
+  int e = errno;
+  if (p.is_exec) ch.send_error(Step::Exec, e, (std::string("exec '") + exe + "'").c_str());
+  _exit(kExecFailed);
+}
+
+}  // namespace vsrv::runtime::child

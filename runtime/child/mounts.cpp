@@ -1,0 +1,226 @@
+// runtime/child/mounts.cpp: the container's mount table, built in its new mount namespace.
+// Every target is resolved inside the rootfs with openat2(RESOLVE_IN_ROOT) and the mount is made
+// onto the resulting fd ("/proc/self/fd/N"), never onto a joined path string: a rootfs that
+// holds symlinks to "/" or "/proc" cannot redirect a mount onto the host (CVE-2021-30465 class).
+// After pivot_root, masked paths are covered with /dev/null only once /dev/null is verified to be
+// the real character device 1:3, and /proc/sys writes are checked to land on procfs.
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "runtime/child/steps.h"
+#include "runtime/sys/syscalls.h"
+
+namespace vsrv::runtime::child {
+namespace {
+
+// "/proc/self/fd/N" into a stack buffer (no allocation).
+struct FdPath {
+  char buf[32];
+  explicit FdPath(int fd) noexcept {
+    char digits[12];
+    int n = 0;
+    unsigned v = static_cast<unsigned>(fd);
+    do {
+      digits[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v);
+    std::memcpy(buf, "/proc/self/fd/", 14);
+    int i = 14;
+    while (n) buf[i++] = digits[--n];
+    buf[i] = 0;
+  }
+  const char* c_str() const noexcept { return buf; }
+};
+
+// Flags a bind remount must keep: in a user namespace the kernel refuses to clear "locked"
+// nosuid/nodev/noexec/ro flags, so a remount has to carry the ones already set.
+unsigned long locked_flags(int fd) noexcept {
+  struct statvfs sv;
+  if (fstatvfs(fd, &sv) < 0) return 0;
+  unsigned long f = 0;
+  if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flag & ST_RDONLY) f |= MS_RDONLY;
+  return f;
+}
+
+Result<void> remount_bind(const sys::RootFs& root, const char* target, unsigned long flags) noexcept {
+  // Reopen: the fd used for the bind points below the new mount, not at it.
+  auto fd = root.open_at(target, O_PATH);
+  if (!fd) return forward(std::move(fd.error()));
+  unsigned long f = MS_REMOUNT | MS_BIND | flags | (locked_flags(fd->get()) & ~MS_RDONLY);
+  if (::mount(nullptr, FdPath(fd->get()).c_str(), nullptr, f, nullptr) < 0)
+    return errno_error(std::string("remount '") + target + "'");
+  return {};
+}
+
+Result<void> mount_one(const MountOp& m, const sys::RootFs& root) noexcept {
+  if (m.remount_only) {
+    auto fd = root.open_at(m.target.c_str(), O_PATH);
+    if (!fd) return forward(std::move(fd.error()), "remount '" + m.target + "'");
+    if (::mount(nullptr, FdPath(fd->get()).c_str(), nullptr, MS_REMOUNT | m.flags, m.data.empty() ? nullptr : m.data.c_str()) < 0)
+      return errno_error("remount '" + m.target + "'");
+    return {};
+  }
+  auto target = m.source_is_file ? root.mkfile_p(m.target.c_str()) : root.mkdir_p(m.target.c_str());
+  if (!target) return forward(std::move(target.error()), "mount '" + m.target + "'");
+  FdPath tpath(target->get());
+  if (m.bind) {
+    unsigned long f = MS_BIND | (m.recursive ? MS_REC : 0);
+    if (::mount(m.source.c_str(), tpath.c_str(), nullptr, f, nullptr) < 0)
+      return errno_error("bind '" + m.source + "' to '" + m.target + "'");
+    if (m.remount) VSRV_TRYC(remount_bind(root, m.target.c_str(), m.flags), "mount '" + m.target + "'");
+  } else {
+    const char* data = m.data.empty() ? nullptr : m.data.c_str();
+    if (::mount(m.source.c_str(), tpath.c_str(), m.fstype.c_str(), m.flags, data) < 0)
+      return errno_error("mount " + m.fstype + " on '" + m.target + "'");
+    if (m.is_proc) {
+      // Whatever we mounted must really be procfs now: writes to /proc/sys and /proc/self/attr
+      // go through it later.
+      auto fd = root.open_at(m.target.c_str(), O_PATH | O_DIRECTORY);
+      struct statfs sfs;
+      if (!fd || fstatfs(fd->get(), &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+        return make_error(EPERM, "mount '" + m.target + "': not procfs after mount");
+    }
+  }
+  if (m.propagation) {
+    auto fd = root.open_at(m.target.c_str(), O_PATH);
+    if (!fd) return forward(std::move(fd.error()), "mount '" + m.target + "'");
+    if (::mount(nullptr, FdPath(fd->get()).c_str(), nullptr, m.propagation, nullptr) < 0)
+      return errno_error("set propagation of '" + m.target + "'");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> prepare_root(const ChildPlan& p, sys::RootFs& root) noexcept {
+  // Stop our mounts propagating back to the host (and host mounts from reaching us, unless the
+  // config asks for shared): MS_REC|MS_SLAVE by default, as runc.
+  if (::mount(nullptr, "/", nullptr, p.root_propagation, nullptr) < 0) return errno_error("make '/' private/slave");
+  // pivot_root needs the new root to be a mount point: bind the rootfs onto itself.
+  if (::mount(p.rootfs.c_str(), p.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+    return errno_error("bind rootfs '" + p.rootfs + "'");
+  auto r = sys::RootFs::open(p.rootfs.c_str());
+  if (!r) return forward(std::move(r.error()));
+  root = std::move(*r);
+  return {};
+}
+
+Result<void> do_mounts(const ChildPlan& p, const sys::RootFs& root) noexcept {
+  for (const auto& m : p.mounts) VSRV_TRY(mount_one(m, root));
+  return {};
+}
+
+Result<void> create_devices(const ChildPlan& p, const sys::RootFs& root) noexcept {
+  for (const auto& d : p.devices) {
+    if (d.bind) {
+      auto target = root.mkfile_p(d.path.c_str(), 0600);
+      if (!target) return forward(std::move(target.error()), "device '" + d.path + "'");
+      if (::mount(d.path.c_str(), FdPath(target->get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
+        return errno_error("bind device '" + d.path + "'");
+      continue;
+    }
+    const char* slash = std::strrchr(d.path.c_str(), '/');
+    std::string dir(d.path.c_str(), slash == d.path.c_str() ? 1 : size_t(slash - d.path.c_str()));
+    auto parent = root.mkdir_p(dir.c_str());
+    if (!parent) return forward(std::move(parent.error()), "device '" + d.path + "'");
+    // O_PATH fds cannot be used with mknodat; reopen the directory for real.
+    auto pdir = root.open_at(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (!pdir) return forward(std::move(pdir.error()), "device '" + d.path + "'");
+    const char* name = slash + 1;
+    mode_t type = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;
+    ::unlinkat(pdir->get(), name, 0);  // replace whatever the image had there
+    if (::mknodat(pdir->get(), name, type | (d.mode & 07777), makedev(d.major, d.minor)) < 0)
+      return errno_error("mknod '" + d.path + "'");
+    if (::fchownat(pdir->get(), name, d.uid, d.gid, AT_SYMLINK_NOFOLLOW) < 0)
+      return errno_error("chown '" + d.path + "'");
+    if (::fchmodat(pdir->get(), name, d.mode & 07777, 0) < 0) return errno_error("chmod '" + d.path + "'");
+  }
+  for (const auto& [target, link] : p.dev_symlinks) {
+    const char* slash = std::strrchr(link.c_str(), '/');
+    std::string dir(link.c_str(), size_t(slash - link.c_str()));
+    auto pdir = root.mkdir_p(dir.c_str());
+    if (!pdir) return forward(std::move(pdir.error()), "symlink '" + link + "'");
+    if (::symlinkat(target.c_str(), pdir->get(), slash + 1) < 0 && errno != EEXIST)
+      return errno_error("symlink '" + link + "'");
+  }
+  return {};
+}
+
+Result<void> pivot_to(const ChildPlan& p, const sys::RootFs& root) noexcept {
+  if (::fchdir(root.fd().get()) < 0) return errno_error("chdir to rootfs");
+  if (p.no_pivot) {
+    // --no-pivot: move the rootfs mount over "/" and chroot (for ramfs roots where pivot_root
+    // is refused). Weaker: the old root stays reachable to a process with CAP_SYS_CHROOT.
+    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) < 0) return errno_error("move rootfs to '/'");
+    if (::chroot(".") < 0) return errno_error("chroot");
+  } else {
+    // pivot_root(".", "."): the old root ends up stacked under the new one; detach it at once.
+    if (sys::pivot_root_raw(".", ".") < 0) return errno_error("pivot_root");
+    if (::umount2(".", MNT_DETACH) < 0) return errno_error("detach old root");
+  }
+  if (::chdir("/") < 0) return errno_error("chdir '/'");
+  if (p.final_propagation && ::mount(nullptr, "/", nullptr, p.final_propagation, nullptr) < 0)
+    return errno_error("set rootfs propagation");
+  return {};
+}
+
+Result<void> finish_rootfs(const ChildPlan& p) noexcept {
+  sys::RootFs root;
+  {
+    int fd = ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno_error("open '/'");
+    root = sys::RootFs(sys::unique_fd(fd));
+  }
+  if (!p.masked_paths.empty()) {
+    auto null = root.open_at("/dev/null", O_PATH);
+    struct stat st;
+    // /dev/null comes from the (untrusted) rootfs or a config mount: binding a regular file or
+    // another device over /proc/kcore would unmask it, so insist on the real char device 1:3.
+    if (!null || fstat(null->get(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+      return make_error(EPERM, "masked paths: /dev/null is not the null device (1:3)");
+    for (const auto& path : p.masked_paths) {
+      auto fd = root.open_at(path.c_str(), O_PATH);
+      if (!fd) {
+        if (fd.error().errnum == ENOENT) continue;
+        return forward(std::move(fd.error()), "mask '" + path + "'");
+      }
+      struct stat ts;
+      if (fstat(fd->get(), &ts) < 0) return errno_error("stat '" + path + "'");
+      if (S_ISDIR(ts.st_mode)) {
+        if (::mount("tmpfs", FdPath(fd->get()).c_str(), "tmpfs", MS_RDONLY, nullptr) < 0)
+          return errno_error("mask '" + path + "'");
+      } else if (::mount(FdPath(null->get()).c_str(), FdPath(fd->get()).c_str(), nullptr, MS_BIND, nullptr) < 0) {
+        return errno_error("mask '" + path + "'");
+      }
+    }
+  }
+  for (const auto& path : p.readonly_paths) {
+    auto fd = root.open_at(path.c_str(), O_PATH);
+    if (!fd) {
+      if (fd.error().errnum == ENOENT) continue;
+      return forward(std::move(fd.error()), "readonly '" + path + "'");
+    }
+    if (::mount(FdPath(fd->get()).c_str(), FdPath(fd->get()).c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+      return errno_error("readonly '" + path + "'");
+    VSRV_TRYC(remount_bind(root, path.c_str(), MS_RDONLY | MS_REC), "readonly '" + path + "'");
+  }
+  if (p.readonly_root) {
+    auto fd = root.open_at("/", O_PATH);
+    unsigned long f = MS_REMOUNT | MS_BIND | MS_RDONLY | (fd ? locked_flags(fd->get()) : 0);
+    if (::mount(nullptr, "/", nullptr, f, nullptr) < 0) return errno_error("remount root read-only");
+  }
+  return {};
+}
+
+}  // namespace vsrv::runtime::child

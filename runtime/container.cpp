@@ -1,0 +1,340 @@
+// runtime/container.cpp: create, start, run, kill, delete (see container.h).
+// create's order: validate everything that can be validated without side effects, then make the
+// state dir (the lock), the cgroup, the fifo, and finally clone. Every later failure unwinds
+// through Rollback, so a failed create leaves no dir, cgroup, mount or process behind.
+#include "runtime/container.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "config/oci_spec.h"
+#include "config/validate.h"
+#include "runtime/cgroup/manager.h"
+#include "runtime/hooks.h"
+#include "runtime/launcher.h"
+#include "runtime/network_glue.h"
+#include "runtime/seccomp_build.h"
+#include "runtime/sys/log.h"
+#include "runtime/sys/syscalls.h"
+#include "runtime/terminal.h"
+
+namespace vsrv::runtime {
+
+namespace {
+
+std::string now_rfc3339() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
+  return buf;
+}
+
+std::string owner_name() {
+  struct passwd* pw = ::getpwuid(::geteuid());
+  return pw ? pw->pw_name : std::to_string(::geteuid());
+}
+
+Result<std::string> absolute(const std::string& path, const std::string& what) {
+  char buf[PATH_MAX];
+  if (!::realpath(path.c_str(), buf)) return errno_error(what + " '" + path + "'");
+  return std::string(buf);
+}
+
+// Undoes a partial create. Disarmed once the container exists.
+struct Rollback {
+  std::string root, id;
+  cgroup::Manager* cg = nullptr;
+  NetworkGlue* net = nullptr;
+  pid_t pid = 0;
+  int pidfd = -1;
+  bool armed = true;
+  ~Rollback() {
+    if (!armed) return;
+    if (pid > 0) kill_and_reap(pid, pidfd);
+    if (net) (void)net->release();
+    if (cg) (void)cg->destroy();
+    (void)remove_dir(root, id);
+  }
+};
+
+Result<oci::Spec> spec_from_state(const State& st) {
+  auto spec = oci::parse_spec(st.config_json);
+  if (!spec) return forward(std::move(spec.error()), "stored config of '" + st.id + "'");
+  return spec;
+}
+
+State hook_state(const State& st, Status status) {
+  State s = st;
+  s.status = status;
+  return s;
+}
+
+// True once the process behind pidfd has exited (pidfd readable).
+bool exited(sys::borrowed_fd pidfd) {
+  struct pollfd p = {pidfd.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+// Opens a pidfd for the state's pid and checks it is still the same process (start time).
+Result<sys::unique_fd> open_init(const State& st) {
+  int fd = sys::pidfd_open(st.pid);
+  if (fd < 0) return make_error(ESRCH, "container '" + st.id + "' is not running");
+  sys::unique_fd pidfd(fd);
+  auto t = sys::process_start_time(st.pid);
+  if (!t || *t != st.start_time) return make_error(ESRCH, "container '" + st.id + "' is not running");
+  return pidfd;
+}
+
+void wait_gone(sys::borrowed_fd pidfd, int ms) {
+  struct pollfd p = {pidfd.get(), POLLIN, 0};
+  while (::poll(&p, 1, ms) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+Result<Created> create(const CreateOptions& o) {
+  VSRV_TRY(validate_id(o.id));
+  if (o.systemd_cgroup)
+    return fail("--systemd-cgroup is not supported yet: vsrv manages cgroupfs directly; drop the flag");
+  auto bundle = absolute(o.bundle.empty() ? "." : o.bundle, "bundle");
+  if (!bundle) return forward(std::move(bundle.error()));
+  auto text = sys::read_file(*bundle + "/config.json");
+  if (!text) return forward(std::move(text.error()), "bundle");
+  auto spec = oci::parse_spec(*text);
+  if (!spec) return forward(std::move(spec.error()), "config.json");
+  VSRV_TRY(config::validate(*spec, *bundle));
+  std::string root_path = spec->root.path.empty() ? "rootfs" : spec->root.path;
+  if (root_path[0] != '/') root_path = *bundle + "/" + root_path;
+  auto rootfs = absolute(root_path, "root.path");
+  if (!rootfs) return forward(std::move(rootfs.error()));
+  const auto& proc = *spec->process;
+  if (proc.terminal && o.console_socket.empty() && !o.foreground)
+    return fail("process.terminal is true but no --console-socket was given (cannot detach a tty)");
+  std::optional<SeccompProgram> seccomp;
+  if (spec->linux && spec->linux->seccomp) {
+    auto prog = build_seccomp(*spec->linux->seccomp);
+    if (!prog) return forward(std::move(prog.error()));
+    seccomp = std::move(*prog);
+  }
+  NetworkGlue net;
+  VSRV_TRY(net.prepare(o.network, *spec, o.id));
+
+  // --- from here on, everything made is undone by Rollback on failure ---
+  auto lock = create_dir_locked(o.root, o.id);
+  if (!lock) return forward(std::move(lock.error()));
+  Rollback rb{o.root, o.id};
+  std::string dir = state_dir(o.root, o.id);
+  State st;
+  st.id = o.id;
+  st.bundle = *bundle;
+  st.rootfs = *rootfs;
+  st.created = now_rfc3339();
+  st.owner = owner_name();
+  st.annotations = spec->annotations;
+  st.config_json = *text;
+  VSRV_TRY(save(o.root, st));
+
+  auto cg = cgroup::Manager::create(spec->linux ? spec->linux->cgroups_path : "", o.id);
+  if (!cg) return forward(std::move(cg.error()), "cgroup");
+  rb.cg = &*cg;
+  if (spec->linux && spec->linux->resources) VSRV_TRYC(cg->apply(*spec->linux->resources), "cgroup");
+  st.cgroup = cg->to_json();
+  VSRV_TRY(net.allocate());
+  rb.net = &net;
+  st.network = net.to_json();
+  VSRV_TRY(save(o.root, st));
+
+  std::string fifo = dir + "/exec.fifo";
+  if (::mkfifo(fifo.c_str(), 0600) < 0) return errno_error("mkfifo '" + fifo + "'");
+  auto fifo_fd = sys::open(fifo, O_PATH);
+  if (!fifo_fd) return forward(std::move(fifo_fd.error()));
+
+  PlanInputs in;
+  in.bundle = *bundle;
+  in.rootfs = *rootfs;
+  in.no_pivot = o.no_pivot;
+  in.preserve_fds = o.preserve_fds;
+  in.exec_fifo_fd = fifo_fd->get();
+  in.cgroup_v2 = cg->v2_dirfd() >= 0;
+  for (const auto& [ctrl, path] : cg->paths())
+    if (ctrl != "unified" || in.cgroup_v2) in.cgroup_dirs.emplace_back(ctrl, path);
+  if (const char* ns = ::getenv("NOTIFY_SOCKET"); ns && ns[0] == '/') in.notify_socket = ns;
+  if (const char* lf = ::getenv("LISTEN_FDS"); lf) in.listen_fds = std::atoi(lf);
+  in.extra_binds = net.bind_files();
+  auto plan = build_plan(*spec, in);
+  if (!plan) return forward(std::move(plan.error()));
+  net.adjust_plan(*plan);
+  if (seccomp) {
+    plan->seccomp_filter = seccomp->filter.data();
+    plan->seccomp_len = static_cast<unsigned short>(seccomp->filter.size());
+    plan->seccomp_flags = seccomp->flags;
+    plan->seccomp_notify = seccomp->uses_notify;
+  }
+  struct CloseOwned {
+    std::vector<int>& fds;
+    ~CloseOwned() {
+      for (int fd : fds) ::close(fd);
+    }
+  } close_owned{plan->owned_fds};
+
+  Created out;
+  SpawnCallbacks cb;
+  const oci::Linux* lx = spec->linux ? &*spec->linux : nullptr;
+  cb.on_alive = [&](pid_t pid) -> Result<void> {
+    if (plan->new_userns && lx) VSRV_TRY(write_id_maps(pid, lx->uid_mappings, lx->gid_mappings));
+    if (cg->v2_dirfd() < 0) VSRV_TRYC(cg->enter(pid), "cgroup");
+    VSRV_TRY(net.attach(pid));
+    return {};
+  };
+  cb.on_hooks = [&](pid_t pid) -> Result<void> {
+    State hs = hook_state(st, Status::Creating);
+    hs.pid = pid;
+    std::string js = oci_state_json(hs);
+    VSRV_TRY(run_hooks(spec->hooks.prestart, "prestart", js));
+    VSRV_TRY(run_hooks(spec->hooks.create_runtime, "createRuntime", js));
+    VSRV_TRY(run_hooks(spec->hooks.create_container, "createContainer", js, pid));
+    return {};
+  };
+  cb.on_console = [&](sys::unique_fd master) -> Result<void> {
+    if (!o.console_socket.empty()) return send_console(o.console_socket, master);
+    out.console = std::move(master);
+    return {};
+  };
+  cb.on_seccomp_listener = [&](sys::unique_fd listener) -> Result<void> {
+    State hs = hook_state(st, Status::Creating);
+    return send_console(lx->seccomp->listener_path, listener)
+        .map_error([](Error e) { return std::move(e).wrap("seccomp listenerPath"); });
+  };
+  auto sp = spawn(*plan, cg->v2_dirfd(), cb);
+  if (!sp) return forward(std::move(sp.error()));
+  rb.pid = sp->pid;
+  rb.pidfd = sp->pidfd.get();
+  st.pid = sp->pid;
+  auto t = sys::process_start_time(sp->pid);
+  if (!t) return forward(std::move(t.error()));
+  st.start_time = *t;
+  st.status = Status::Created;
+  VSRV_TRY(save(o.root, st));
+  if (!o.pid_file.empty()) VSRV_TRYC(sys::write_file_atomic(o.pid_file, std::to_string(sp->pid), 0644), "pid file");
+  rb.armed = false;
+  out.state = st;
+  out.pidfd = std::move(sp->pidfd);
+  return out;
+}
+
+Result<void> start(const std::string& root, const std::string& id) {
+  auto lk = lock(root, id);
+  if (!lk) return forward(std::move(lk.error()));
+  auto st = load_live(root, id);
+  if (!st) return forward(std::move(st.error()));
+  if (st->status != Status::Created)
+    return fail("cannot start container '" + id + "': it is " + status_name(st->status) + ", not created");
+  auto spec = spec_from_state(*st);
+  if (!spec) return forward(std::move(spec.error()));
+  auto pidfd = open_init(*st);
+  if (!pidfd) return forward(std::move(pidfd.error()));
+  std::string js = oci_state_json(*st);
+  if (auto r = run_hooks(spec->hooks.start_container, "startContainer", js, st->pid); !r) {
+    sys::pidfd_send_signal(pidfd->get(), SIGKILL);
+    return forward(std::move(r.error()));
+  }
+  std::string fifo = state_dir(root, id) + "/exec.fifo";
+  auto fd = sys::open(fifo, O_RDONLY | O_NONBLOCK);
+  if (!fd) return forward(std::move(fd.error()), "start");
+  // The init is blocked opening the fifo for writing; our open lets it through, and its one byte
+  // tells us it is about to execve. If it died instead, the pidfd says so.
+  for (;;) {
+    struct pollfd p[2] = {{fd->get(), POLLIN, 0}, {pidfd->get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("start: poll");
+    }
+    char c;
+    if (p[0].revents & POLLIN) {
+      if (::read(fd->get(), &c, 1) == 1) break;
+    }
+    if (p[1].revents & POLLIN) return fail("cannot start container '" + id + "': its init process exited");
+    if (p[0].revents & POLLHUP) ::usleep(1000);
+  }
+  ::unlink(fifo.c_str());
+  st->status = Status::Running;
+  VSRV_TRY(save(root, *st));
+  if (auto r = run_hooks(spec->hooks.poststart, "poststart", oci_state_json(*st)); !r)
+    log::warn(r.error().message());
+  return {};
+}
+
+Result<void> kill(const std::string& root, const std::string& id, int sig, bool all) {
+  auto st = load_live(root, id);
+  if (!st) return forward(std::move(st.error()));
+  if (st->status == Status::Stopped || st->pid == 0) return fail("container '" + id + "' is not running");
+  if (all) {
+    auto cg = cgroup::Manager::from_json(st->cgroup);
+    if (!cg) return forward(std::move(cg.error()));
+    return cg->kill_all(sig);
+  }
+  auto pidfd = open_init(*st);
+  if (!pidfd) return forward(std::move(pidfd.error()));
+  if (sys::pidfd_send_signal(pidfd->get(), sig) < 0) return errno_error("kill container '" + id + "'");
+  return {};
+}
+
+Result<void> remove(const std::string& root, const std::string& id, bool force) {
+  auto lk = lock(root, id);
+  if (!lk) return forward(std::move(lk.error()));
+  auto st = load_live(root, id);
+  if (!st) {
+    if (!force) return forward(std::move(st.error()));
+    return remove_dir(root, id);  // unreadable state: --force removes it anyway
+  }
+  std::optional<cgroup::Manager> cg;
+  if (!st->cgroup.empty()) {
+    auto m = cgroup::Manager::from_json(st->cgroup);
+    if (m) cg = std::move(*m);
+  }
+  if (st->status != Status::Stopped && st->pid > 0) {
+    if (!force && st->status != Status::Created)
+      return fail("cannot delete container '" + id + "' that is not stopped: " + status_name(st->status));
+    if (cg && st->status == Status::Paused) (void)cg->freeze(false);
+    if (auto pidfd = open_init(*st); pidfd) {
+      sys::pidfd_send_signal(pidfd->get(), SIGKILL);
+      wait_gone(*pidfd, 5000);
+    }
+  }
+  if (cg) {
+    if (auto r = cg->destroy(); !r) return forward(std::move(r.error()), "delete '" + id + "'");
+  }
+  if (!st->network.empty()) {
+    if (auto r = NetworkGlue::release_saved(st->network, id); !r) log::warn(r.error().message());
+  }
+  if (!st->config_json.empty()) {
+    if (auto spec = spec_from_state(*st); spec && !spec->hooks.poststop.empty()) {
+      if (auto r = run_hooks(spec->hooks.poststop, "poststop", oci_state_json(hook_state(*st, Status::Stopped))); !r)
+        log::warn(r.error().message());
+    }
+  }
+  return remove_dir(root, id);
+}
+
+Result<std::vector<pid_t>> container_pids(const std::string& root, const std::string& id) {
+  auto st = load_live(root, id);
+  if (!st) return forward(std::move(st.error()));
+  if (st->cgroup.empty()) return std::vector<pid_t>{};
+  auto cg = cgroup::Manager::from_json(st->cgroup);
+  if (!cg) return forward(std::move(cg.error()));
+  return cg->pids();
+}
+
+}  // namespace vsrv::runtime

@@ -1,0 +1,73 @@
+// runtime/container.h: the lifecycle verbs of one container, as the CLI (and later checkpoint/
+// restore) call them. Each call is a short process: it locks the state directory, does its
+// work, writes state.json and returns. Failures roll back everything made so far.
+#pragma once
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "runtime/state.h"
+#include "runtime/sys/error.h"
+#include "runtime/sys/fd.h"
+
+namespace vsrv::runtime {
+
+struct NetworkOptions {  // --network & co; empty mode = OCI behaviour (config namespaces as given)
+  std::string mode, ip, mac, rate;
+  std::vector<std::string> publish;
+};
+
+struct CreateOptions {
+  std::string root = "/run/vsrv";
+  std::string id;
+  std::string bundle;          // default: current directory
+  std::string pid_file;
+  std::string console_socket;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  int preserve_fds = 0;
+  bool foreground = false;     // `run` without --detach: a terminal attaches to our stdio
+  bool systemd_cgroup = false;
+  NetworkOptions network;
+};
+
+struct Created {
+  State state;
+  sys::unique_fd pidfd;
+  sys::unique_fd console;      // pty master when foreground and process.terminal
+};
+
+Result<Created> create(const CreateOptions& o);
+Result<void> start(const std::string& root, const std::string& id);
+// Foreground run: create, start, wait; returns the exit status (128+signal when killed).
+Result<int> run(const CreateOptions& o, bool detach, bool keep);
+Result<void> kill(const std::string& root, const std::string& id, int sig, bool all);
+Result<void> remove(const std::string& root, const std::string& id, bool force);
+Result<std::vector<pid_t>> container_pids(const std::string& root, const std::string& id);
+
+struct ExecOptions {
+  std::string root = "/run/vsrv";
+  std::string id;
+  std::string process_file;    // --process: an OCI process JSON
+  std::vector<std::string> args;
+  bool tty = false;
+  std::string cwd;
+  std::vector<std::string> env;
+  std::string user;            // uid[:gid] or a name from the container's /etc/passwd
+  std::vector<std::string> add_caps;
+  bool no_new_privs = false;
+  bool detach = false;
+  std::string pid_file;
+  std::string console_socket;
+  int preserve_fds = 0;
+};
+// Returns the exit status of the process (0 with detach).
+Result<int> exec(const ExecOptions& o);
+
+// Waits for a pidfd'd child of ours and returns its exit status (128+sig), forwarding the
+// signals vsrv receives meanwhile to it. `master` >= 0: attach that pty to our stdio.
+Result<int> wait_foreground(pid_t pid, sys::borrowed_fd pidfd, sys::borrowed_fd master);
+
+}  // namespace vsrv::runtime

@@ -1,0 +1,252 @@
+// runtime/exec_run.cpp: `exec` (a new process in a running container) and the foreground side of
+// `run` (wait, forward signals, tear down).
+// exec joins the init's namespaces: pid by vsrv itself before clone3 (it applies to children),
+// the rest by the child, user namespace first. Security: vsrv makes itself non-dumpable before
+// cloning, and the child inherits that until execve, so processes already inside the container
+// cannot open /proc/<pid>/exe (the host vsrv binary) or /proc/<pid>/fd of the joining process:
+// the CVE-2019-5736 class of binary-overwrite attacks.
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config/oci_spec.h"
+#include "config/passwd.h"
+#include "runtime/caps.h"
+#include "runtime/cgroup/manager.h"
+#include "runtime/container.h"
+#include "runtime/launcher.h"
+#include "runtime/seccomp_build.h"
+#include "runtime/sys/log.h"
+#include "runtime/sys/rootfs.h"
+#include "runtime/sys/syscalls.h"
+#include "runtime/terminal.h"
+
+namespace vsrv::runtime {
+
+namespace {
+
+constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
+
+struct ForwardCtx {
+  int pidfd;
+};
+void forward_signal(int sig, void* ctx) {
+  sys::pidfd_send_signal(static_cast<ForwardCtx*>(ctx)->pidfd, sig);
+}
+
+int status_code(const siginfo_t& si) {
+  if (si.si_code == CLD_EXITED) return si.si_status;
+  return 128 + si.si_status;
+}
+
+Result<void> apply_user(const std::string& user, pid_t init_pid, oci::User& u) {
+  if (user.empty()) return {};
+  // Names resolve in the container's /etc/passwd and /etc/group, opened inside its root (never
+  // the host's, never through NSS).
+  auto root = sys::RootFs::open(("/proc/" + std::to_string(init_pid) + "/root").c_str());
+  std::string passwd, group;
+  if (root) {
+    if (auto fd = root->open_at("/etc/passwd", O_RDONLY); fd)
+      if (auto t = sys::read_fd(*fd); t) passwd = *t;
+    if (auto fd = root->open_at("/etc/group", O_RDONLY); fd)
+      if (auto t = sys::read_fd(*fd); t) group = *t;
+  }
+  auto r = config::resolve_user(user, passwd, group);
+  if (!r) return forward(std::move(r.error()), "--user");
+  u.uid = r->uid;
+  u.gid = r->gid;
+  u.additional_gids = r->additional_gids;
+  return {};
+}
+
+// Namespaces of the init that differ from ours, as NsJoin entries (user first).
+Result<void> plan_joins(pid_t pid, ChildPlan& p) {
+  static const std::pair<const char*, int> kinds[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},
+                                                      {"uts", CLONE_NEWUTS},   {"ipc", CLONE_NEWIPC},
+                                                      {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP},
+                                                      {"pid", CLONE_NEWPID},   {"time", CLONE_NEWTIME}};
+  for (auto [name, flag] : kinds) {
+    std::string theirs = "/proc/" + std::to_string(pid) + "/ns/" + name;
+    struct stat a, b;
+    if (::stat(theirs.c_str(), &a) < 0) continue;
+    if (::stat((std::string("/proc/self/ns/") + name).c_str(), &b) == 0 && a.st_ino == b.st_ino) continue;
+    int fd = ::open(theirs.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno_error("open '" + theirs + "'");
+    p.owned_fds.push_back(fd);
+    NsJoin j{fd, flag, theirs};
+    if (flag == CLONE_NEWPID || flag == CLONE_NEWTIME)
+      p.parent_joins.push_back(j);
+    else
+      p.joins.push_back(j);
+  }
+  return {};
+}
+
+void set_env(std::vector<std::string>& env, const std::string& kv) {
+  auto eq = kv.find('=');
+  std::string key = kv.substr(0, eq == std::string::npos ? kv.size() : eq + 1);
+  for (auto& e : env)
+    if (e.rfind(key, 0) == 0) {
+      e = kv;
+      return;
+    }
+  env.push_back(kv);
+}
+
+void add_caps(oci::Capabilities& c, const std::vector<std::string>& caps) {
+  for (auto* set : {&c.bounding, &c.effective, &c.permitted, &c.ambient})
+    for (const auto& cap : caps)
+      if (std::find(set->begin(), set->end(), cap) == set->end()) set->push_back(cap);
+}
+
+}  // namespace
+
+Result<int> wait_foreground(pid_t pid, sys::borrowed_fd pidfd, sys::borrowed_fd master) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : kForwarded) sigaddset(&set, s);
+  sigset_t old;
+  ::sigprocmask(SIG_BLOCK, &set, &old);
+  int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  sys::unique_fd sigfd(sfd);
+  ForwardCtx ctx{pidfd.get()};
+  if (master.get() >= 0) {
+    VSRV_TRY(attach_console(master, pidfd, sigfd, forward_signal, &ctx));
+  } else {
+    for (;;) {
+      struct pollfd p[2] = {{pidfd.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
+      if (::poll(p, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return errno_error("poll");
+      }
+      if (p[0].revents & POLLIN) break;
+      if (p[1].revents & POLLIN) {
+        struct signalfd_siginfo si;
+        if (::read(sigfd.get(), &si, sizeof si) == sizeof si && si.ssi_signo != SIGWINCH)
+          forward_signal(static_cast<int>(si.ssi_signo), &ctx);
+      }
+    }
+  }
+  siginfo_t si{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED) < 0)
+    if (errno != EINTR) return errno_error("wait for container");
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  return status_code(si);
+}
+
+Result<int> run(const CreateOptions& o, bool detach, bool keep) {
+  CreateOptions co = o;
+  co.foreground = !detach;
+  auto c = create(co);
+  if (!c) return forward(std::move(c.error()));
+  if (auto r = start(o.root, o.id); !r) {
+    (void)remove(o.root, o.id, true);
+    return forward(std::move(r.error()));
+  }
+  if (detach) return 0;
+  auto code = wait_foreground(c->state.pid, c->pidfd, c->console.get() >= 0 ? sys::borrowed_fd(c->console) : sys::borrowed_fd(-1));
+  if (!keep) {
+    if (auto r = remove(o.root, o.id, true); !r) log::warn(r.error().message());
+  }
+  return code;
+}
+
+Result<int> exec(const ExecOptions& o) {
+  auto st = load_live(o.root, o.id);
+  if (!st) return forward(std::move(st.error()));
+  if (st->status == Status::Paused) return fail("cannot exec in a paused container '" + o.id + "'");
+  if (st->status != Status::Running && st->status != Status::Created)
+    return fail("cannot exec in container '" + o.id + "': it is " + status_name(st->status));
+  auto spec = oci::parse_spec(st->config_json);
+  if (!spec) return forward(std::move(spec.error()), "stored config");
+
+  oci::Process proc;
+  if (!o.process_file.empty()) {
+    auto text = sys::read_file(o.process_file);
+    if (!text) return forward(std::move(text.error()), "--process");
+    auto wrapped = oci::parse_spec("{\"ociVersion\":\"1.2.0\",\"process\":" + *text + "}");
+    if (!wrapped || !wrapped->process) return forward(std::move(wrapped.error()), "--process '" + o.process_file + "'");
+    proc = *wrapped->process;
+  } else {
+    if (o.args.empty()) return fail("exec: no command given");
+    proc = spec->process ? *spec->process : oci::Process{};
+    proc.args = o.args;
+    proc.terminal = o.tty;
+    if (!o.cwd.empty()) proc.cwd = o.cwd;
+    for (const auto& e : o.env) set_env(proc.env, e);
+    VSRV_TRY(apply_user(o.user, st->pid, proc.user));
+    if (!o.add_caps.empty()) {
+      if (!proc.capabilities) proc.capabilities = oci::Capabilities{};
+      add_caps(*proc.capabilities, o.add_caps);
+    }
+    if (o.no_new_privs) proc.no_new_privileges = true;
+  }
+  if (proc.cwd.empty() || proc.cwd[0] != '/') return fail("exec: cwd '" + proc.cwd + "' must be absolute");
+  if (proc.terminal && o.console_socket.empty() && o.detach)
+    return fail("exec: --tty with --detach needs --console-socket");
+
+  ChildPlan plan;
+  plan.is_exec = true;
+  plan.parent_pid = ::getpid();
+  VSRV_TRY(plan_process(proc, plan));
+  plan.finalize();
+  plan.preserve_fds = o.preserve_fds;
+  if (auto last = sys::read_file("/proc/sys/kernel/cap_last_cap"); last) plan.last_cap = std::atoi(last->c_str());
+  VSRV_TRY(plan_joins(st->pid, plan));
+  struct CloseOwned {
+    std::vector<int>& fds;
+    ~CloseOwned() {
+      for (int fd : fds) ::close(fd);
+    }
+  } close_owned{plan.owned_fds};
+  std::optional<SeccompProgram> seccomp;
+  if (spec->linux && spec->linux->seccomp) {
+    auto prog = build_seccomp(*spec->linux->seccomp);
+    if (!prog) return forward(std::move(prog.error()));
+    seccomp = std::move(*prog);
+    plan.seccomp_filter = seccomp->filter.data();
+    plan.seccomp_len = static_cast<unsigned short>(seccomp->filter.size());
+    plan.seccomp_flags = seccomp->flags;
+    // A second notify listener would have nobody to talk to: exec'd processes share the filter
+    // semantics but not the listener.
+    plan.seccomp_notify = false;
+  }
+  std::optional<cgroup::Manager> cg;
+  if (!st->cgroup.empty()) {
+    auto m = cgroup::Manager::from_json(st->cgroup);
+    if (!m) return forward(std::move(m.error()));
+    cg = std::move(*m);
+  }
+  // Inherited by the child until its execve: see the file comment.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  sys::unique_fd master;
+  SpawnCallbacks cb;
+  cb.on_alive = [&](pid_t pid) -> Result<void> {
+    if (cg && cg->v2_dirfd() < 0) VSRV_TRYC(cg->enter(pid), "cgroup");
+    return {};
+  };
+  cb.on_console = [&](sys::unique_fd m) -> Result<void> {
+    if (!o.console_socket.empty()) return send_console(o.console_socket, m);
+    master = std::move(m);
+    return {};
+  };
+  auto sp = spawn(plan, cg ? cg->v2_dirfd() : -1, cb);
+  if (!sp) return forward(std::move(sp.error()), "exec");
+  // ChildReady came just before execve: EOF now means execve succeeded (the socket is
+  // close-on-exec); an Error message means it failed.
+  if (auto w = sp->channel.recv(); w && w->type == Msg::Error) {
+    kill_and_reap(sp->pid, sp->pidfd);
+    return forward(error_from(*w), "exec");
+  }
+  if (!o.pid_file.empty()) VSRV_TRYC(sys::write_file_atomic(o.pid_file, std::to_string(sp->pid), 0644), "pid file");
+  if (o.detach) return 0;
+  return wait_foreground(sp->pid, sp->pidfd, master ? sys::borrowed_fd(master) : sys::borrowed_fd(-1));
+}
+
+}  // namespace vsrv::runtime

@@ -1,0 +1,162 @@
+// runtime/launcher.cpp: clone3 + handshake (see launcher.h).
+#include "runtime/launcher.h"
+
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/child/child_main.h"
+#include "runtime/sys/syscalls.h"
+
+extern char** environ;
+
+namespace vsrv::runtime {
+
+void kill_and_reap(pid_t pid, sys::borrowed_fd pidfd) {
+  if (pid <= 0) return;
+  if (pidfd.get() >= 0)
+    sys::pidfd_send_signal(pidfd.get(), SIGKILL);
+  else
+    ::kill(pid, SIGKILL);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+static Result<void> run_idmap_tool(const char* tool, pid_t pid, const std::vector<oci::IdMapping>& maps) {
+  std::vector<std::string> args = {tool, std::to_string(pid)};
+  for (const auto& m : maps) {
+    args.push_back(std::to_string(m.container_id));
+    args.push_back(std::to_string(m.host_id));
+    args.push_back(std::to_string(m.size));
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t child;
+  int rc = ::posix_spawnp(&child, tool, nullptr, nullptr, argv.data(), environ);
+  if (rc != 0) return make_error(rc, std::string("run ") + tool);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) return errno_error(std::string("wait for ") + tool);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return fail(std::string(tool) + " failed");
+  return {};
+}
+
+Result<void> write_id_maps(pid_t pid, const std::vector<oci::IdMapping>& uids, const std::vector<oci::IdMapping>& gids) {
+  auto text = [](const std::vector<oci::IdMapping>& maps) {
+    std::string s;
+    for (const auto& m : maps)
+      s += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
+    return s;
+  };
+  std::string base = "/proc/" + std::to_string(pid);
+  if (::geteuid() == 0) {
+    if (!uids.empty()) VSRV_TRYC(sys::write_file(base + "/uid_map", text(uids)), "write uid_map");
+    if (!gids.empty()) VSRV_TRYC(sys::write_file(base + "/gid_map", text(gids)), "write gid_map");
+    return {};
+  }
+  // Unprivileged: a single mapping of our own ids can be written directly once setgroups is
+  // denied; anything larger needs the setuid helpers from shadow's uidmap package.
+  bool self_only = uids.size() == 1 && uids[0].size == 1 && uids[0].host_id == ::geteuid() && gids.size() == 1 &&
+                   gids[0].size == 1 && gids[0].host_id == ::getegid();
+  if (self_only) {
+    VSRV_TRYC(sys::write_file(base + "/setgroups", "deny"), "write setgroups");
+    VSRV_TRYC(sys::write_file(base + "/uid_map", text(uids)), "write uid_map");
+    VSRV_TRYC(sys::write_file(base + "/gid_map", text(gids)), "write gid_map");
+    return {};
+  }
+  if (!uids.empty()) VSRV_TRY(run_idmap_tool("newuidmap", pid, uids));
+  if (!gids.empty()) VSRV_TRY(run_idmap_tool("newgidmap", pid, gids));
+  return {};
+}
+
+namespace {
+// Blocks every signal for the lifetime of the object, so that the child (a copy of us) cannot
+// run one of vsrv's handlers between clone3 and its own sigprocmask reset.
+struct SignalBlock {
+  sigset_t old;
+  SignalBlock() {
+    sigset_t all;
+    sigfillset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, &old);
+  }
+  ~SignalBlock() { ::sigprocmask(SIG_SETMASK, &old, nullptr); }
+};
+}  // namespace
+
+Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallbacks& cb) {
+  auto chans = Channel::pair();
+  if (!chans) return forward(std::move(chans.error()));
+  auto& [parent_ch, child_ch] = *chans;
+
+  // pid and time namespaces apply to children: join them here, before clone3.
+  for (const auto& j : plan.parent_joins)
+    if (::setns(j.fd, j.nstype) < 0) return errno_error("setns '" + j.path + "'");
+
+  int pidfd = -1;
+  struct clone_args args {};
+  args.flags = plan.clone_flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  if (cgroup_dirfd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<std::uint64_t>(cgroup_dirfd);
+  }
+  if (sys::thread_count() != 1) return fail("internal error: clone3 needs a single-threaded vsrv");
+  pid_t pid;
+  {
+    SignalBlock block;
+    pid = sys::clone3_raw(&args);
+    if (pid == 0) {
+      parent_ch.close();
+      child::child_main(plan, child_ch);  // [[noreturn]]
+    }
+  }
+  if (pid < 0) return errno_error("clone3");
+  child_ch.close();
+  Spawned s;
+  s.pid = pid;
+  s.pidfd.reset(pidfd);
+
+  auto drive = [&]() -> Result<void> {
+    VSRV_TRYC(parent_ch.expect(Msg::ChildAlive).map([](auto&&) {}), "container init");
+    if (cb.on_alive) VSRV_TRY(cb.on_alive(pid));
+    VSRV_TRY(parent_ch.send(Msg::Proceed));
+    for (;;) {
+      sys::unique_fd fd;
+      auto w = parent_ch.recv(&fd);
+      if (!w) return forward(std::move(w.error()), "container init");
+      switch (w->type) {
+        case Msg::HooksRequest:
+          if (cb.on_hooks) VSRV_TRY(cb.on_hooks(pid));
+          VSRV_TRY(parent_ch.send(Msg::HooksDone));
+          break;
+        case Msg::ConsoleFd:
+          if (!fd) return fail("container init: ConsoleFd carried no fd");
+          if (cb.on_console) VSRV_TRY(cb.on_console(std::move(fd)));
+          break;
+        case Msg::SeccompListener:
+          if (!fd) return fail("container init: SeccompListener carried no fd");
+          if (cb.on_seccomp_listener) VSRV_TRY(cb.on_seccomp_listener(std::move(fd)));
+          break;
+        case Msg::ChildReady:
+          return {};
+        case Msg::Error:
+          return forward(error_from(*w));
+        default:
+          return make_error(EPROTO, std::string("container init: unexpected ") + msg_name(w->type));
+      }
+    }
+  };
+  if (auto r = drive(); !r) {
+    kill_and_reap(pid, s.pidfd);
+    return forward(std::move(r.error()));
+  }
+  s.channel = std::move(parent_ch);
+  return s;
+}
+
+}  // namespace vsrv::runtime

@@ -1,0 +1,215 @@
+// runtime/state.cpp: state.json persistence, locking and liveness (see state.h).
+#include "runtime/state.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/cgroup/manager.h"
+#include "runtime/sys/syscalls.h"
+
+namespace vsrv::runtime {
+
+using nlohmann::json;
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::Creating: return "creating";
+    case Status::Created: return "created";
+    case Status::Running: return "running";
+    case Status::Paused: return "paused";
+    case Status::Stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+static Status status_from(const std::string& s) {
+  if (s == "created") return Status::Created;
+  if (s == "running") return Status::Running;
+  if (s == "paused") return Status::Paused;
+  if (s == "stopped") return Status::Stopped;
+  return Status::Creating;
+}
+
+Result<void> validate_id(const std::string& id) {
+  if (id.empty()) return fail("container id must not be empty");
+  if (id.size() > 1024) return fail("container id is longer than 1024 bytes");
+  auto ok = [](char c) { return isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '+' || c == '-'; };
+  if (!isalnum(static_cast<unsigned char>(id[0])) && id[0] != '_')
+    return fail("invalid container id '" + id + "': must start with a letter, digit or '_'");
+  for (char c : id)
+    if (!ok(c)) return fail("invalid container id '" + id + "': only [A-Za-z0-9_.+-] are allowed");
+  return {};
+}
+
+std::string state_dir(const std::string& root, const std::string& id) { return root + "/" + id; }
+
+static Result<Lock> lock_dir(const std::string& dir) {
+  auto fd = sys::open(dir + "/lock", O_RDWR | O_CREAT, 0600);
+  if (!fd) return forward(std::move(fd.error()));
+  while (::flock(fd->get(), LOCK_EX) < 0)
+    if (errno != EINTR) return errno_error("lock '" + dir + "'");
+  return Lock(std::move(*fd));
+}
+
+Result<Lock> create_dir_locked(const std::string& root, const std::string& id) {
+  VSRV_TRY(validate_id(id));
+  VSRV_TRY(sys::mkdir_p(root, 0711));
+  std::string dir = state_dir(root, id);
+  if (::mkdir(dir.c_str(), 0711) < 0) {
+    if (errno == EEXIST) return make_error(EEXIST, "container '" + id + "' already exists");
+    return errno_error("mkdir '" + dir + "'");
+  }
+  return lock_dir(dir);
+}
+
+Result<Lock> lock(const std::string& root, const std::string& id) {
+  VSRV_TRY(validate_id(id));
+  std::string dir = state_dir(root, id);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) < 0) return make_error(ENOENT, "container '" + id + "' does not exist");
+  return lock_dir(dir);
+}
+
+Result<void> save(const std::string& root, const State& s) {
+  json j = {{"id", s.id},
+            {"status", status_name(s.status)},
+            {"pid", s.pid},
+            {"start_time", s.start_time},
+            {"bundle", s.bundle},
+            {"rootfs", s.rootfs},
+            {"created", s.created},
+            {"owner", s.owner},
+            {"annotations", s.annotations},
+            {"cgroup", s.cgroup},
+            {"network", s.network},
+            {"config", s.config_json},
+            {"systemd_cgroup", s.systemd_cgroup}};
+  return sys::write_file_atomic(state_dir(root, s.id) + "/state.json", j.dump());
+}
+
+Result<State> load(const std::string& root, const std::string& id) {
+  VSRV_TRY(validate_id(id));
+  std::string path = state_dir(root, id) + "/state.json";
+  auto text = sys::read_file(path);
+  if (!text) {
+    struct stat st;
+    if (::stat(state_dir(root, id).c_str(), &st) < 0) return make_error(ENOENT, "container '" + id + "' does not exist");
+    // The directory exists but create died before the first save: a "creating" container.
+    State s;
+    s.id = id;
+    s.status = Status::Creating;
+    return s;
+  }
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail("corrupt state file '" + path + "'");
+  State s;
+  try {
+    s.id = j.value("id", id);
+    s.status = status_from(j.value("status", "creating"));
+    s.pid = j.value("pid", 0);
+    s.start_time = j.value("start_time", 0ULL);
+    s.bundle = j.value("bundle", "");
+    s.rootfs = j.value("rootfs", "");
+    s.created = j.value("created", "");
+    s.owner = j.value("owner", "");
+    if (j.contains("annotations")) s.annotations = j["annotations"].get<std::map<std::string, std::string>>();
+    s.cgroup = j.value("cgroup", "");
+    s.network = j.value("network", "");
+    s.config_json = j.value("config", "");
+    s.systemd_cgroup = j.value("systemd_cgroup", false);
+  } catch (const json::exception& e) {
+    return fail("corrupt state file '" + path + "': " + e.what());
+  }
+  return s;
+}
+
+// True when pid is alive and is still the process we started (same start time), and not a zombie.
+static bool pid_is_ours(pid_t pid, unsigned long long start_time) {
+  if (pid <= 0) return false;
+  auto stat = sys::read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;
+  auto close = stat->rfind(')');
+  if (close == std::string::npos || close + 2 >= stat->size()) return false;
+  char state = (*stat)[close + 2];
+  if (state == 'Z' || state == 'X') return false;
+  auto st = sys::process_start_time(pid);
+  return st && *st == start_time;
+}
+
+Result<State> load_live(const std::string& root, const std::string& id) {
+  auto s = load(root, id);
+  if (!s) return s;
+  if (s->status == Status::Creating && s->pid == 0) return s;
+  if (!pid_is_ours(s->pid, s->start_time)) {
+    s->status = Status::Stopped;
+    return s;
+  }
+  if (s->status == Status::Created || s->status == Status::Creating) {
+    // Still blocked on exec.fifo? If the fifo is gone, `start` consumed it.
+    struct stat st;
+    if (::stat((state_dir(root, id) + "/exec.fifo").c_str(), &st) < 0 && s->status == Status::Created)
+      s->status = Status::Running;
+  }
+  if ((s->status == Status::Running || s->status == Status::Paused) && !s->cgroup.empty()) {
+    if (auto m = cgroup::Manager::from_json(s->cgroup); m) {
+      if (auto f = m->frozen(); f) s->status = *f ? Status::Paused : Status::Running;
+    }
+  }
+  return s;
+}
+
+Result<std::vector<std::string>> list_ids(const std::string& root) {
+  std::vector<std::string> ids;
+  DIR* d = ::opendir(root.c_str());
+  if (!d) {
+    if (errno == ENOENT) return ids;
+    return errno_error("open '" + root + "'");
+  }
+  while (auto* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) ids.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<void> remove_dir(const std::string& root, const std::string& id) {
+  std::string dir = state_dir(root, id);
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) {
+    if (errno == ENOENT) return {};
+    return errno_error("open '" + dir + "'");
+  }
+  while (auto* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    ::unlink((dir + "/" + name).c_str());
+  }
+  ::closedir(d);
+  if (::rmdir(dir.c_str()) < 0 && errno != ENOENT) return errno_error("rmdir '" + dir + "'");
+  return {};
+}
+
+std::string oci_state_json(const State& s) {
+  json j = {{"ociVersion", "1.2.0"},
+            {"id", s.id},
+            {"status", status_name(s.status)},
+            {"bundle", s.bundle},
+            {"rootfs", s.rootfs},
+            {"created", s.created},
+            {"owner", s.owner}};
+  if (s.status != Status::Stopped && s.pid > 0) j["pid"] = s.pid;
+  else j["pid"] = 0;
+  j["annotations"] = s.annotations;
+  return j.dump(2);
+}
+
+}  // namespace vsrv::runtime
