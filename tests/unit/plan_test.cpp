@@ -1,0 +1,166 @@
+// Unit tests for OciSpec -> ChildPlan (runtime/plan.h): namespaces, mounts, devices, sysctls.
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include "config/oci_spec.h"
+#include "runtime/plan.h"
+
+using namespace vsrv;
+using namespace vsrv::runtime;
+
+namespace {
+oci::Spec base_spec() {
+  oci::Spec s;
+  s.oci_version = "1.2.0";
+  s.process = oci::Process{};
+  s.process->args = {"/bin/true"};
+  s.process->env = {"PATH=/bin:/usr/bin"};
+  s.linux = oci::Linux{};
+  s.linux->namespaces = {{"pid", ""}, {"mount", ""}, {"network", ""}, {"uts", ""}, {"ipc", ""}};
+  return s;
+}
+PlanInputs inputs() {
+  PlanInputs in;
+  in.bundle = "/tmp";
+  in.rootfs = "/tmp";
+  return in;
+}
+}  // namespace
+
+TEST(Plan, FreshNamespacesGoStraightIntoClone3) {
+  auto p = build_plan(base_spec(), inputs());
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->clone_flags, unsigned(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC));
+  EXPECT_EQ(p->unshare_flags, 0u);
+  EXPECT_TRUE(p->joins.empty());
+}
+
+TEST(Plan, JoinedNamespaceMovesTheRestToUnshare) {
+  auto s = base_spec();
+  s.linux->namespaces[2] = {"network", "/proc/self/ns/net"};
+  auto p = build_plan(s, inputs());
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->clone_flags, unsigned(CLONE_NEWPID));
+  EXPECT_EQ(p->unshare_flags, unsigned(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC));
+  ASSERT_EQ(p->joins.size(), 1u);
+  EXPECT_EQ(p->joins[0].nstype, CLONE_NEWNET);
+  for (int fd : p->owned_fds) close(fd);
+}
+
+TEST(Plan, MountNamespaceIsRequired) {
+  auto s = base_spec();
+  s.linux->namespaces = {{"pid", ""}};
+  auto p = build_plan(s, inputs());
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().context.find("mount namespace"), std::string::npos);
+}
+
+TEST(Plan, MountOptionsBecomeFlagsAndData) {
+  auto s = base_spec();
+  s.mounts = {{"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
+              {"/data//", "bind", "/tmp", {"rbind", "ro", "rprivate"}}};
+  auto p = build_plan(s, inputs());
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_GE(p->mounts.size(), 2u);
+  const auto& t = p->mounts[0];
+  EXPECT_EQ(t.flags, unsigned long(MS_NOSUID | MS_STRICTATIME));
+  EXPECT_EQ(t.data, "mode=755,size=65536k");
+  const auto& b = p->mounts[1];
+  EXPECT_TRUE(b.bind);
+  EXPECT_TRUE(b.recursive);
+  EXPECT_TRUE(b.remount);
+  EXPECT_EQ(b.target, "/data");
+  EXPECT_EQ(b.propagation, unsigned long(MS_PRIVATE | MS_REC));
+}
+
+TEST(Plan, MountOverProcIsRefused) {
+  auto s = base_spec();
+  s.mounts = {{"/proc", "tmpfs", "tmpfs", {}}};
+  auto p = build_plan(s, inputs());
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().context.find("mounts[0]"), std::string::npos);
+}
+
+TEST(Plan, ProcMountIsCheckedAfterMounting) {
+  auto s = base_spec();
+  s.mounts = {{"/proc", "proc", "proc", {}}};
+  auto p = build_plan(s, inputs());
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->mounts[0].is_proc);
+}
+
+TEST(Plan, DefaultDevicesAndSymlinks) {
+  auto p = build_plan(base_spec(), inputs());
+  ASSERT_TRUE(p);
+  std::vector<std::string> paths;
+  for (auto& d : p->devices) paths.push_back(d.path);
+  for (const char* want : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"})
+    EXPECT_NE(std::find(paths.begin(), paths.end(), want), paths.end()) << want;
+  bool fd_link = false;
+  for (auto& [t, l] : p->dev_symlinks) fd_link |= (l == "/dev/fd" && t == "/proc/self/fd");
+  EXPECT_TRUE(fd_link);
+}
+
+TEST(Plan, DevicesAreBoundInAUserNamespace) {
+  auto s = base_spec();
+  s.linux->namespaces.push_back({"user", ""});
+  auto p = build_plan(s, inputs());
+  ASSERT_TRUE(p);
+  for (auto& d : p->devices) EXPECT_TRUE(d.bind) << d.path;
+}
+
+TEST(Plan, SysctlKeysBecomeProcPaths) {
+  auto s = base_spec();
+  s.linux->sysctl = {{"net.ipv4.ip_forward", "1"}};
+  auto p = build_plan(s, inputs());
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->sysctls.size(), 1u);
+  EXPECT_EQ(p->sysctls[0].first, "/proc/sys/net/ipv4/ip_forward");
+}
+
+TEST(Plan, RlimitsByName) {
+  auto s = base_spec();
+  s.process->rlimits = {{"RLIMIT_NOFILE", 512, 256}};
+  auto p = build_plan(s, inputs());
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->rlimits.size(), 1u);
+  EXPECT_EQ(p->rlimits[0].resource, RLIMIT_NOFILE);
+  EXPECT_EQ(p->rlimits[0].soft, 256u);
+  s.process->rlimits = {{"RLIMIT_BOGUS", 1, 1}};
+  auto bad = build_plan(s, inputs());
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().context.find("process.rlimits[0].type"), std::string::npos);
+}
+
+TEST(Plan, ArgvAndPathLookupDirs) {
+  auto p = build_plan(base_spec(), inputs());
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->argv.size(), 2u);
+  EXPECT_STREQ(p->argv[0], "/bin/true");
+  EXPECT_EQ(p->argv[1], nullptr);
+  EXPECT_EQ(p->path_dirs, (std::vector<std::string>{"/bin", "/usr/bin"}));
+}
+
+TEST(Plan, HostnameNeedsUtsNamespace) {
+  auto s = base_spec();
+  s.hostname = "box";
+  s.linux->namespaces = {{"mount", ""}};
+  auto p = build_plan(s, inputs());
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().context.find("uts"), std::string::npos);
+}
+
+TEST(Plan, NotifySocketIsBoundAndAnnounced) {
+  auto in = inputs();
+  in.notify_socket = "/tmp";
+  auto p = build_plan(base_spec(), in);
+  ASSERT_TRUE(p);
+  bool env = false;
+  for (auto& e : p->env_store) env |= e == "NOTIFY_SOCKET=/run/notify/notify.sock";
+  EXPECT_TRUE(env);
+  bool mount = false;
+  for (auto& m : p->mounts) mount |= m.target == "/run/notify/notify.sock";
+  EXPECT_TRUE(mount);
+}

@@ -1,0 +1,100 @@
+// Unit tests for container ids and the state directory (runtime/state.h), in a temp root.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/state.h"
+
+using namespace vsrv::runtime;
+
+TEST(StateId, AcceptsRuncIds) {
+  EXPECT_TRUE(validate_id("abc"));
+  EXPECT_TRUE(validate_id("a.b_c-d+e"));
+  EXPECT_TRUE(validate_id(std::string(64, 'f')));
+}
+
+TEST(StateId, RefusesPathCharacters) {
+  for (const char* bad : {"", "..", ".", "a/b", "../x", "/abs", "a b", "-lead", "x\n"}) {
+    auto r = validate_id(bad);
+    EXPECT_FALSE(r) << bad;
+  }
+}
+
+class StateDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vsrv-state-XXXXXX";
+    ASSERT_TRUE(mkdtemp(tmpl));
+    root = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf " + root).c_str()); }
+  std::string root;
+};
+
+TEST_F(StateDir, SaveLoadRoundTrip) {
+  auto lk = create_dir_locked(root, "c1");
+  ASSERT_TRUE(lk);
+  State s;
+  s.id = "c1";
+  s.status = Status::Created;
+  s.pid = 1234;
+  s.start_time = 99;
+  s.bundle = "/b";
+  s.annotations = {{"k", "v"}};
+  ASSERT_TRUE(save(root, s));
+  auto l = load(root, "c1");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->status, Status::Created);
+  EXPECT_EQ(l->pid, 1234);
+  EXPECT_EQ(l->annotations.at("k"), "v");
+}
+
+TEST_F(StateDir, DuplicateIdIsRefused) {
+  auto a = create_dir_locked(root, "dup");
+  ASSERT_TRUE(a);
+  auto b = create_dir_locked(root, "dup");
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().context.find("already exists"), std::string::npos);
+}
+
+TEST_F(StateDir, UnknownIdSaysDoesNotExist) {
+  auto l = load(root, "nope");
+  ASSERT_FALSE(l);
+  EXPECT_EQ(l.error().context, "container 'nope' does not exist");
+}
+
+TEST_F(StateDir, DeadPidReadsAsStopped) {
+  auto lk = create_dir_locked(root, "c2");
+  ASSERT_TRUE(lk);
+  State s;
+  s.id = "c2";
+  s.status = Status::Running;
+  s.pid = getpid();
+  s.start_time = 1;  // wrong start time: a recycled pid must not count as ours
+  ASSERT_TRUE(save(root, s));
+  auto l = load_live(root, "c2");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->status, Status::Stopped);
+}
+
+TEST_F(StateDir, RemoveDirLeavesNothing) {
+  auto lk = create_dir_locked(root, "c3");
+  ASSERT_TRUE(lk);
+  State s;
+  s.id = "c3";
+  ASSERT_TRUE(save(root, s));
+  ASSERT_TRUE(remove_dir(root, "c3"));
+  struct stat st;
+  EXPECT_NE(stat((root + "/c3").c_str(), &st), 0);
+}
+
+TEST_F(StateDir, OciStateJsonHasSpecFields) {
+  State s;
+  s.id = "x";
+  s.status = Status::Running;
+  s.pid = 7;
+  s.bundle = "/b";
+  std::string j = oci_state_json(s);
+  for (const char* f : {"\"ociVersion\"", "\"id\": \"x\"", "\"status\": \"running\"", "\"pid\": 7", "\"bundle\": \"/b\""})
+    EXPECT_NE(j.find(f), std::string::npos) << f;
+}
