@@ -36,7 +36,7 @@ def pytest_configure(config):
     # Behave as if -ra was given, so skip reasons are always listed in the summary.
     tr = config.pluginmanager.getplugin("terminalreporter")
     if tr is not None and "s" not in tr.reportchars and "a" not in tr.reportchars:
-        tr.reportchars += "sxXfE"
+        tr.reportchars += "sxX"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -219,6 +219,16 @@ def _ver(v):
     for p in v.split("-")[0].split(".")[:3]:
         parts.append(int(p) if p.isdigit() else 0)
     return tuple(parts + [0] * (3 - len(parts)))
+
+
+IS_RUNC = os.path.basename(VSRV_BIN) == "runc"
+
+
+def runc_deviation(reason):
+    """xfail when the runtime under test is runc and runc is known to deviate from the spec here.
+    Used only while validating the fixtures against runc; vsrv is always held to the spec."""
+    if IS_RUNC:
+        pytest.xfail(f"known runc deviation: {reason}")
 
 
 def require_oci(features, version, what):
