@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "runtime/sys/cloned_binary.h"
 #include "runtime/sys/log.h"
 
 namespace vsrv::cli {
@@ -48,10 +49,22 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
   return out;
 }
 
+// Verbs whose child execve()s inside a container: these run from a sealed copy of vsrv.
+bool execs_into_container(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "create" || a == "run" || a == "exec") return true;
+    if (a == "--" || (!a.empty() && a[0] != '-' && i > 1 && argv[i - 1][0] != '-')) break;
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace vsrv;
+  if (execs_into_container(argc, argv) && !::getenv("VSRV_NO_CLONED_BINARY") && !sys::running_from_sealed_copy())
+    sys::reexec_from_sealed_copy(argv);  // returns only if it could not (then carry on unprotected)
   // Writes to a closed pipe (hook stdin, console socket) must fail with EPIPE, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
   cli::Globals g;

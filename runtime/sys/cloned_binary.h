@@ -1,0 +1,17 @@
+// runtime/sys/cloned_binary.h: defence against the CVE-2019-5736 class of attacks.
+// A container whose entrypoint is "#!/proc/self/exe" makes the kernel run the *vsrv binary*
+// as the container's process; that process can then reopen /proc/self/exe for writing once vsrv
+// exits and replace the host's vsrv. Before any verb that execve()s into a container, vsrv
+// re-executes itself from a sealed memfd copy (runc <= 1.1 cloned_binary.c does the same), so
+// /proc/self/exe of everything it starts is an anonymous, write-sealed file.
+#pragma once
+
+namespace vsrv::sys {
+
+// True when this process already runs from a write-sealed memfd.
+bool running_from_sealed_copy() noexcept;
+// Copies /proc/self/exe into a sealed memfd and fexecve()s it with the same argv/envp.
+// Returns only on failure (errno set).
+void reexec_from_sealed_copy(char** argv) noexcept;
+
+}  // namespace vsrv::sys
