@@ -1,0 +1,323 @@
+"""Attacks a runtime must resist. Each test performs the attack and checks the host (and the
+container) for its effect. A refusal with a clean state is always an acceptable outcome where noted."""
+import errno
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import VSRV_BIN, cap_mask, parse_caps, probe_args, runc_deviation, run_cmd, vsrv, wait_for
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def mount_points(text):
+    return [l.split(" - ")[0].split()[4] for l in text.splitlines() if " - " in l]
+
+
+# ---- symlinks in mount destinations --------------------------------------------------------------
+
+def test_mount_dest_through_symlink_to_root_stays_in_rootfs(bundle, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "marker").write_text("bound\n")
+    host_tmp_marker = Path("/tmp") / f"vsrv-sec-{os.getpid()}-{tmp_path.name}"
+    host_tmp_marker.write_text("host\n")
+    try:
+        b = bundle(["/bin/sh", "-c", "/probe ls /tmp; echo ==; /probe mounts"])
+        os.symlink("/", b.rootfs / "evil")
+        b.add_mount("/evil/tmp", "bind", str(src), ["rbind", "ro"])
+        r = b.run()
+        if r.rc == 0:
+            ls, mounts = r.out.split("==\n", 1)
+            assert "marker" in ls.split(), r.out           # resolved inside the rootfs: /evil/tmp == /tmp
+            assert host_tmp_marker.name not in ls
+            assert "/tmp" in mount_points(mounts)
+        assert host_tmp_marker.read_text() == "host\n"
+        assert not (Path("/tmp") / "marker").exists()
+    finally:
+        host_tmp_marker.unlink()
+
+
+def test_mount_dest_symlink_to_host_path_not_created_on_host(bundle, tmp_path):
+    hostdir = tmp_path / "hostonly"
+    hostdir.mkdir()
+    b = bundle(["/bin/sh", "-c", "/probe mounts"])
+    os.symlink(str(hostdir), b.rootfs / "evil")   # absolute link: must resolve inside the rootfs
+    b.add_mount("/evil/sub/dir", "tmpfs", "tmpfs", ["size=1m"])
+    r = b.run()
+    assert list(hostdir.iterdir()) == [], "runtime followed a rootfs symlink onto the host"
+    if r.rc == 0:
+        assert (b.rootfs / str(hostdir).lstrip("/") / "sub" / "dir").is_dir()
+        assert str(hostdir) + "/sub/dir" in mount_points(r.out)
+
+
+def test_mount_dest_symlink_into_proc_self(bundle, tmp_path):
+    rt_cwd = tmp_path / "runtime-cwd"
+    rt_cwd.mkdir()
+    b = bundle(probe_args("mounts"))
+    os.symlink("/proc/self/cwd", b.rootfs / "evil")
+    b.add_mount("/evil/newdir", "tmpfs", "tmpfs", ["size=1m"])
+    r = b.cmd("run", "--bundle", b.path, b.id, cwd=rt_cwd, timeout=60)
+    assert not (rt_cwd / "newdir").exists(), "mount destination resolved through the runtime's /proc/self"
+    assert list(rt_cwd.iterdir()) == []
+    if r.rc != 0:
+        assert b.leftovers() == []
+
+
+def test_bind_over_proc_refused(bundle, tmp_path):
+    fake = tmp_path / "fakeproc"
+    fake.mkdir()
+    (fake / "kcore").write_text("fake")
+    b = bundle(probe_args("ls", "/proc"))
+    b.config["mounts"] = [m for m in b.config["mounts"] if m["destination"] != "/proc"]
+    b.add_mount("/proc", "bind", str(fake), ["rbind"])
+    r = b.run()
+    assert r.rc != 0, f"bind mount over /proc accepted: {r}"
+    assert b.leftovers() == []
+
+
+def test_bind_over_proc_subpath_refused(bundle, tmp_path):
+    fake = tmp_path / "fake"
+    fake.write_text("0\n")
+    b = bundle(probe_args("cat", "/proc/sys/kernel/core_pattern"))
+    b.add_mount("/proc/self/attr/current", "bind", str(fake), ["bind"])
+    r = b.run()
+    assert r.rc != 0, f"bind mount onto /proc/self/... accepted: {r}"
+    assert b.leftovers() == []
+
+
+# ---- masked paths must use the real /dev/null (CVE-2025-31133) -----------------------------------
+
+def _check_mask_safe(r, b, needle):
+    if r.rc != 0:
+        assert b.leftovers() == []
+        return
+    assert needle not in r.out, f"masked path exposed the fake /dev/null: {r.out}"
+    for l in r.out.splitlines():
+        if l.startswith("type="):
+            assert l.startswith("type=chr") and "rdev=1:3 " in l or l.startswith("type=dir"), l
+
+
+def test_masked_path_with_fake_dev_null_bind(bundle, tmp_path):
+    runc_deviation("CVE-2025-31133: runc < 1.2.8 masks with whatever /dev/null is")
+    fake = tmp_path / "notnull"
+    fake.write_text("NOT-NULL-SECRET\n")
+    b = bundle(["/bin/sh", "-c", "/probe cat /proc/kcore; /probe stat /proc/kcore"])
+    b.add_mount("/dev/null", "bind", str(fake), ["bind", "rw"])
+    if "/proc/kcore" not in b.linux.setdefault("maskedPaths", []):
+        b.linux["maskedPaths"].append("/proc/kcore")
+    b.save()
+    _check_mask_safe(b.run(), b, "NOT-NULL-SECRET")
+    assert fake.read_text() == "NOT-NULL-SECRET\n"
+
+
+def test_masked_path_with_rootfs_dev_null_symlink(bundle, tmp_path):
+    # rootfs /dev/null is a symlink (no /dev tmpfs). Its target is a harmless marker file that exists
+    # both on the host and in the rootfs, so following it on either side is detected without damage.
+    # (Never point this at a real sysctl: a vulnerable runtime writes through it.)
+    target = f"/tmp/vsrv-fakenull-{tmp_path.name}"
+    host_marker = Path(target)
+    host_marker.write_text("HOST-FAKE-NULL\n")
+    try:
+        b = bundle(["/bin/sh", "-c", "/probe cat /proc/kcore; /probe stat /proc/kcore"])
+        b.config["mounts"] = [m for m in b.config["mounts"] if m["destination"] != "/dev"]
+        (b.rootfs / "dev").mkdir(exist_ok=True)
+        (b.rootfs / target.lstrip("/")).write_text("ROOTFS-FAKE-NULL\n")
+        os.symlink(target, b.rootfs / "dev" / "null")
+        if "/proc/kcore" not in b.linux.setdefault("maskedPaths", []):
+            b.linux["maskedPaths"].append("/proc/kcore")
+        b.save()
+        r = b.run()
+        _check_mask_safe(r, b, "FAKE-NULL")
+        assert host_marker.read_text() == "HOST-FAKE-NULL\n"
+        assert (b.rootfs / target.lstrip("/")).read_text() == "ROOTFS-FAKE-NULL\n"
+    finally:
+        host_marker.unlink()
+
+
+# ---- file descriptors ----------------------------------------------------------------------------
+
+def _fds(out):
+    return dict(l.split(" -> ", 1) for l in out.splitlines() if " -> " in l)
+
+
+def test_no_fd_leak_into_init(bundle, tmp_path):
+    b = bundle(probe_args("fds"))
+    leak = open(tmp_path / "leak", "w")
+    try:
+        r = b.cmd("run", "--bundle", b.path, b.id, pass_fds=(leak.fileno(),), timeout=60)
+    finally:
+        leak.close()
+    assert r.rc == 0, r
+    assert set(_fds(r.out)) == {"0", "1", "2"}, r.out
+
+
+def test_no_fd_leak_into_exec(bundle, tmp_path):
+    b = bundle(probe_args("sleep", 60))
+    b.run_detached()
+    leak = open(tmp_path / "leak", "w")
+    try:
+        r = b.exec(probe_args("fds"), pass_fds=(leak.fileno(),))
+    finally:
+        leak.close()
+    assert r.rc == 0, r
+    assert set(_fds(r.out)) == {"0", "1", "2"}, r.out
+
+
+# ---- cwd must stay inside the root (CVE-2024-21626 "Leaky Vessels") --------------------------------
+
+def _cwd_inside(r, b):
+    if r.rc != 0:
+        return
+    lines = r.out.splitlines()
+    assert lines and lines[0].startswith("/") and "unreachable" not in r.out, r.out
+    assert not lines[0].startswith(str(b.path)), r.out
+    assert "probe: getcwd" not in r.err, r
+
+
+@pytest.mark.parametrize("fd", [3, 4, 5, 6, 7, 8])
+def test_init_cwd_leaked_fd(bundle, fd):
+    b = bundle(["/bin/sh", "-c", "/probe cwd; /probe ls .."], {"process": {"cwd": f"/proc/self/fd/{fd}"}})
+    r = b.run()
+    _cwd_inside(r, b)
+    if r.rc == 0:
+        assert "probe" in r.out.split(), "cwd/.. is not inside the container tree"
+    else:
+        assert b.leftovers() == []
+
+
+@pytest.mark.parametrize("fd", [3, 4, 5, 6, 7, 8])
+def test_exec_cwd_leaked_fd(bundle, fd):
+    b = bundle(probe_args("sleep", 60))
+    b.run_detached()
+    r = b.exec(probe_args("cwd"), "--cwd", f"/proc/self/fd/{fd}")
+    _cwd_inside(r, b)
+
+
+# ---- the runtime binary must not be writable from the container (CVE-2019-5736) ------------------
+
+def test_init_exe_not_writable_after_start(bundle, tmp_path):
+    # Use a private copy of the runtime so a vulnerable runtime only damages the copy.
+    rt = tmp_path / "runtime-copy"
+    shutil.copy2(VSRV_BIN, rt)
+    digest = sha256(rt)
+    b = bundle(probe_args("sleep", 60))
+    argv = [rt, "--root", b.root]
+    r = run_cmd(argv + ["create", "--bundle", b.path, b.id], timeout=60)
+    assert r.rc == 0, r
+    pid = b.state()["pid"]
+    # What the container can reach as /proc/1/exe while the runtime is its init:
+    opath = os.open(f"/proc/{pid}/exe", os.O_PATH)
+    try:
+        r = run_cmd(argv + ["start", b.id], timeout=30)
+        assert r.rc == 0, r
+        wait_for(lambda: open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"/probe"), 10, what="exec probe")
+        try:
+            fd = os.open(f"/proc/self/fd/{opath}", os.O_WRONLY)
+        except OSError as e:
+            assert e.errno in (errno.ETXTBSY, errno.EPERM, errno.EACCES, errno.EROFS), e
+        else:
+            try:
+                st = os.fstat(fd)
+                assert (st.st_dev, st.st_ino) != (os.stat(rt).st_dev, os.stat(rt).st_ino), \
+                    "container init's old /proc/self/exe is the host runtime binary, writable after exec"
+            finally:
+                os.close(fd)
+    finally:
+        os.close(opath)
+    assert sha256(rt) == digest
+    b.cmd("delete", "--force", b.id)
+
+
+def test_exec_shebang_proc_self_exe(bundle, probe, tmp_path):
+    # Private copy of the runtime: a vulnerable runtime only damages the copy.
+    rt = tmp_path / "runtime-copy"
+    shutil.copy2(VSRV_BIN, rt)
+    digest = sha256(rt)
+    b = bundle(["/bin/sh", "-c",
+                "i=0; while [ $i -lt 100 ]; do for p in /proc/[0-9]*; do "
+                "if [ $p != /proc/1 ] && /probe write $p/exe x >/dev/null 2>&1; then echo PWNED $p; fi; done; "
+                "i=$((i+1)); done; /probe sleep 60"])
+    b.add_mount("/tmp", "tmpfs", "tmpfs", ["mode=1777"])
+    (b.rootfs / "bin" / "evil").write_text("#!/proc/self/exe\n")
+    os.chmod(b.rootfs / "bin" / "evil", 0o755)
+    with open(b.out_path, "ab") as fo:
+        p = subprocess.run([rt, "--root", b.root, "run", "--detach", "--bundle", b.path, b.id],
+                           stdin=subprocess.DEVNULL, stdout=fo, stderr=fo, timeout=60)
+    assert p.returncode == 0, b.logs()
+    for _ in range(5):
+        run_cmd([rt, "--root", b.root, "exec", b.id, "/bin/evil"], timeout=30)
+    r = run_cmd([rt, "--root", b.root, "exec", b.id] + probe_args("write", "/proc/self/exe", "x"), timeout=30)
+    assert r.rc != 0 and "probe: /proc/self/exe:" in r.err, r
+    assert "PWNED" not in b.out(), b.logs()
+    assert sha256(rt) == digest
+    assert sha256(b.rootfs / "probe") == sha256(probe)
+
+
+def test_exec_process_exe_is_payload(bundle):
+    b = bundle(probe_args("sleep", 60))
+    b.run_detached()
+    r = b.exec(probe_args("readlink", "/proc/self/exe"))
+    assert r.rc == 0 and r.out.strip() == "/probe", r
+
+
+# ---- capabilities (CVE-2022-29162) ---------------------------------------------------------------
+
+def test_spec_has_no_inheritable_caps(vsrv_bin, tmp_path):
+    r = vsrv("spec", cwd=tmp_path)
+    assert r.rc == 0, r
+    caps = json.loads((tmp_path / "config.json").read_text())["process"].get("capabilities", {})
+    assert not caps.get("inheritable"), caps
+
+
+def test_default_no_inheritable_caps(bundle):
+    b = bundle(probe_args("caps"))
+    r = b.run()
+    assert r.rc == 0, r
+    c = parse_caps(r.out)
+    assert c["CapInh"] == 0 and c["CapAmb"] == 0, r.out
+
+
+def test_exec_no_inheritable_caps(bundle):
+    b = bundle(probe_args("sleep", 60))
+    b.run_detached()
+    r = b.exec(probe_args("caps"))
+    assert r.rc == 0, r
+    c = parse_caps(r.out)
+    assert c["CapInh"] == 0, r.out
+    assert c["CapBnd"] == cap_mask(b.config["process"]["capabilities"].get("bounding")), r.out
+
+
+def test_exec_cannot_gain_caps_beyond_bounding(bundle):
+    b = bundle(probe_args("sleep", 60))
+    b.run_detached()
+    r = b.exec(probe_args("caps"), "--cap", "CAP_SYS_ADMIN")
+    if r.rc == 0:
+        c = parse_caps(r.out)
+        bnd = cap_mask(b.config["process"]["capabilities"].get("bounding"))
+        # --cap adds to the exec'd process; it must still be within what exec granted explicitly.
+        assert c["CapEff"] & ~(bnd | cap_mask(["CAP_SYS_ADMIN"])) == 0, r.out
+
+
+def test_no_host_pid_visible(bundle):
+    r = bundle(probe_args("ls", "/proc")).run()
+    assert r.rc == 0, r
+    pids = sorted(int(x) for x in r.out.split() if x.isdigit())
+    assert pids == [1], r.out
+
+
+def test_host_sysctls_not_writable(bundle):
+    # Writes the host's current value back, so even a vulnerable runtime changes nothing.
+    cur = Path("/proc/sys/kernel/core_pattern").read_text().strip()
+    r = bundle(["/bin/sh", "-c", f"/probe write /proc/sys/kernel/core_pattern '{cur}'; "
+                "/probe write /proc/sys/vm/drop_caches 0; true"]).run()
+    assert r.rc == 0, r
+    assert "ok" not in r.out.split(), r
+    assert Path("/proc/sys/kernel/core_pattern").read_text().strip() == cur
