@@ -67,7 +67,7 @@ Result<void> get(const json& j, const std::string& path, T& out) {
     out = static_cast<T>(v);
     return {};
   }
-  if (j.is_number_float()) return fail(path + ": expected integer, got non-integer number " + j.dump());
+  if (j.is_number_float()) return fail(path + ": expected integer, got number " + j.dump());
   return type_error(path, "integer", j);
 }
 

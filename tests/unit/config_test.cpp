@@ -7,9 +7,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "config/oci_spec.h"
 #include "config/validate.h"
@@ -434,7 +437,12 @@ TEST(ParseSpecErrors, UidTooLarge) {
 
 TEST(ParseSpecErrors, FractionalNumber) {
   EXPECT_EQ(parse_error(R"({"process":{"user":{"gid":1.5}}})"),
-            "process.user.gid: expected integer, got non-integer number 1.5");
+            "process.user.gid: expected integer, got number 1.5");
+}
+
+TEST(ParseSpecErrors, IntegerBeyondUint64) {
+  EXPECT_EQ(parse_error(R"({"process":{"rlimits":[{"hard":18446744073709551616}]}})"),
+            "process.rlimits[0].hard: expected integer, got number 1.8446744073709552e+19");
 }
 
 TEST(ParseSpecErrors, AdditionalGidIsString) {
@@ -581,6 +589,58 @@ TEST(ParseSpecErrors, PersonalityFlags) {
 
 TEST(ParseSpecErrors, MaskedPaths) {
   EXPECT_EQ(parse_error(R"({"linux":{"maskedPaths":[null,3]}})"), "linux.maskedPaths[1]: expected string, got number");
+}
+
+// Robustness: no input may make parse_spec throw, and a wrongly typed value anywhere is reported
+// under its own JSON path.
+TEST(ParseSpecRobustness, EveryTruncationFailsCleanly) {
+  std::string full = kFull;
+  for (std::size_t n = 0; n + 1 < full.size(); n += 7) {
+    std::string text = full.substr(0, n);
+    EXPECT_NO_THROW({
+      auto r = parse_spec(text);
+      EXPECT_FALSE(r) << n;
+    });
+  }
+}
+
+void each_leaf(nlohmann::json& j, const std::string& path,
+               const std::function<void(nlohmann::json&, const std::string&)>& fn) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it)
+      each_leaf(it.value(), path.empty() ? it.key() : path + "." + it.key(), fn);
+  } else if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) each_leaf(j[i], path + "[" + std::to_string(i) + "]", fn);
+  }
+  fn(j, path);  // containers too: replacing an object or array with a scalar must be reported
+}
+
+TEST(ParseSpecRobustness, WrongTypeAnywhereNamesItsPath) {
+  nlohmann::json doc = nlohmann::json::parse(kFull);
+  const std::vector<nlohmann::json> alternatives = {nullptr, 1, -1, 1.5, "s", true, nlohmann::json::array(),
+                                                    nlohmann::json::object()};
+  int failures = 0;
+  each_leaf(doc, "", [&](nlohmann::json& node, const std::string& path) {
+    if (path.empty()) return;
+    nlohmann::json saved = node;
+    for (const auto& alt : alternatives) {
+      node = alt;
+      std::string text = doc.dump();
+      Result<oci::Spec> r = oci::Spec{};
+      EXPECT_NO_THROW(r = parse_spec(text)) << path;
+      if (!r) {
+        ++failures;
+        // The node itself, or (for an empty object) a required field inside it.
+        const std::string& m = r.error().message();
+        bool at_path = m.rfind(path, 0) == 0 && m.size() > path.size() &&
+                       (m.compare(path.size(), 2, ": ") == 0 || m[path.size()] == '.');
+        EXPECT_TRUE(at_path)
+            << "mutated " << path << " to " << alt.dump() << ": " << r.error().message();
+      }
+    }
+    node = saved;
+  });
+  EXPECT_GT(failures, 500);
 }
 
 // ---------------------------------------------------------------- load_spec
