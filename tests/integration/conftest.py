@@ -135,17 +135,23 @@ def cgroup_dirs_named(cid):
 
 
 def procs_rooted_in(path):
-    """PIDs of processes whose root directory is `path` or below (i.e. leftover container processes)."""
-    path = os.path.realpath(path)
+    """PIDs of live processes whose root directory is `path` (i.e. leftover container processes).
+    Compares (st_dev, st_ino) of /proc/PID/root with the rootfs: readlink is useless after
+    pivot_root in another mount namespace (it reads "/")."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    want = (st.st_dev, st.st_ino)
     pids = []
     for d in os.listdir("/proc"):
-        if not d.isdigit():
+        if not d.isdigit() or int(d) == os.getpid():
             continue
         try:
-            r = os.readlink(f"/proc/{d}/root")
+            r = os.stat(f"/proc/{d}/root")
         except OSError:
             continue
-        if (r == path or r.startswith(path + "/")) and pid_alive(int(d)):
+        if (r.st_dev, r.st_ino) == want and pid_alive(int(d)):
             pids.append(int(d))
     return pids
 

@@ -126,6 +126,8 @@ def test_invalid_id(bundle, tmp_path, cid):
     b = bundle(SLEEP, cid="vt-invalid-placeholder")
     before = set(os.listdir(tmp_path))
     r = b.cmd("create", "--bundle", b.path, cid)
+    if r.rc == 0:
+        b.cmd("delete", "--force", "--", cid)
     assert r.rc != 0, r
     assert set(os.listdir(tmp_path)) == before
     assert not (tmp_path / "escape").exists() and not (b.root.parent / "escape").exists()
