@@ -156,6 +156,24 @@ def procs_rooted_in(path):
     return pids
 
 
+def procs_with_arg(arg):
+    """PIDs of live processes (not us) with `arg` as one of their argv words (e.g. a runtime
+    process still working on this container id; ids are unique per test)."""
+    want = arg.encode()
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if want in argv and pid_alive(int(d)):
+            pids.append(int(d))
+    return pids
+
+
 # ----------------------------------------------------------------------------------------------
 # Session fixtures
 
@@ -373,11 +391,12 @@ class Bundle:
         left += [f"mount: {l.strip()}" for l in mountinfo_lines(str(self.path))]
         left += [f"cgroup dir {d}" for d in cgroup_dirs_named(self.id)]
         left += [f"process {p} rooted in {self.rootfs}" for p in procs_rooted_in(self.rootfs)]
+        left += [f"process {p} with the id in its argv" for p in procs_with_arg(self.id)]
         return left
 
     def force_cleanup(self):
         """Last resort after a failure: kill our own leftover processes, unmount, remove cgroups."""
-        for p in procs_rooted_in(self.rootfs):
+        for p in procs_rooted_in(self.rootfs) + procs_with_arg(self.id):
             try:
                 os.kill(p, signal.SIGKILL)
             except ProcessLookupError:
@@ -442,7 +461,10 @@ def bundle(vsrv_bin, base_rootfs, tmp_path, request):
 
     problems = []
     for b in made:
-        b.cmd("delete", "--force", b.id, timeout=30)
+        try:
+            b.cmd("delete", "--force", b.id, timeout=30)
+        except pytest.fail.Exception as e:  # a hung delete must not stop the cleanup
+            problems.append(f"{b.id}: delete --force: {e}")
         for p in b.procs:
             try:
                 p.wait(timeout=10)
