@@ -176,6 +176,7 @@ Result<Created> create(const CreateOptions& o) {
   auto plan = build_plan(*spec, in);
   if (!plan) return forward(std::move(plan.error()));
   net.adjust_plan(*plan);
+  plan->close_in_child.push_back(lock->fd());
   if (seccomp) {
     plan->seccomp_filter = seccomp->filter.data();
     plan->seccomp_len = static_cast<unsigned short>(seccomp->filter.size());

@@ -131,6 +131,9 @@ struct ChildPlan {
   // Namespaces joined by the parent itself before clone3 (pid, time: they apply to children).
   std::vector<NsJoin> parent_joins;
   std::vector<int> owned_fds;           // ns fds to close after clone
+  // Closed by the child first thing: fds whose lifetime must not extend into the container's
+  // init (the state lock: flock is held while any copy of the fd is open).
+  std::vector<int> close_in_child;
 
   // Builds argv/envp pointers from the stores (call after filling args_store/env_store).
   void finalize();

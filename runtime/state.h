@@ -43,6 +43,7 @@ class Lock {
  public:
   Lock() = default;
   explicit Lock(sys::unique_fd fd) : fd_(std::move(fd)) {}
+  int fd() const { return fd_.get(); }
  private:
   sys::unique_fd fd_;
 };

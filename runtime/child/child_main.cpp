@@ -104,11 +104,13 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
     }
   };
   // Die with the parent during setup, so a SIGKILLed `vsrv create` leaves no half-made init.
+  // (If the parent died before this prctl, the next receive on the channel sees EOF and we exit;
+  // getppid() cannot tell, since it reads 0 across a new pid namespace.)
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (::getppid() != p.parent_pid) _exit(kSetupFailed);
   // Non-dumpable until execve: a process already in a joined pid namespace cannot open
   // /proc/<us>/exe (the vsrv binary) or our fds (CVE-2019-5736 class). execve resets it.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  for (int fd : p.close_in_child) ::close(fd);
   // Signals blocked by the parent around clone are unblocked for the container's process.
   sigset_t none;
   sigemptyset(&none);
