@@ -13,9 +13,9 @@ void register_exec(CLI::App& app, Globals& g) {
   c->add_option("-p,--process", o.process_file, "path to an OCI process.json");
   c->add_flag("-t,--tty", o.tty, "allocate a pseudo-TTY");
   c->add_option("--cwd", o.cwd, "working directory inside the container");
-  c->add_option("-e,--env", o.env, "set an environment variable (KEY=VALUE)");
+  c->add_option("-e,--env", o.env, "set an environment variable (KEY=VALUE)")->allow_extra_args(false);
   c->add_option("-u,--user", o.user, "uid[:gid] or a user name from the container's /etc/passwd");
-  c->add_option("-c,--cap", o.add_caps, "add a capability");
+  c->add_option("-c,--cap", o.add_caps, "add a capability")->allow_extra_args(false);
   c->add_flag("--no-new-privs", o.no_new_privs, "set no_new_privs");
   c->add_flag("-d,--detach", o.detach, "detach from the process");
   c->add_option("--pid-file", o.pid_file, "write the process's pid to this file");

@@ -40,7 +40,7 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   c->add_option("--network", f.o.network.mode, "none | host | bridge[:NAME] | macvlan:NAME | container:ID | ns:PATH");
   c->add_option("--ip", f.o.network.ip, "static IP address for the container");
   c->add_option("--mac", f.o.network.mac, "MAC address (default: derived from the id)");
-  c->add_option("-p,--publish", f.o.network.publish, "[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]");
+  c->add_option("-p,--publish", f.o.network.publish, "[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]")->allow_extra_args(false);
   c->add_option("--net-rate", f.o.network.rate, "bandwidth limit of the container's interface, e.g. 10mbit");
 }
 

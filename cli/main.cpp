@@ -87,6 +87,25 @@ int main(int argc, char** argv) {
   cli::register_network(app, g);
 
   auto args = normalize_args(argc, argv);
+  // An unknown verb is an error even with --help: podman takes `checkpoint --help` exiting 0 as
+  // "this runtime can checkpoint", and CLI11 would print the main help and exit 0.
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--root" || a == "--log" || a == "--log-format" || a == "--criu" || a == "--rootless") {
+      ++i;
+      continue;
+    }
+    if (a.empty() || a[0] == '-') continue;
+    bool known = false;
+    for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+      known |= sub->check_name(a);
+    if (!known) {
+      log::init({g.log, g.log_format == "json", g.debug});
+      log::error("unknown command '" + a + "' (see 'vsrv --help')");
+      return 2;
+    }
+    break;
+  }
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());
   try {

@@ -157,7 +157,9 @@ Result<Created> create(const CreateOptions& o) {
   VSRV_TRY(save(o.root, st));
 
   std::string fifo = dir + "/exec.fifo";
-  if (::mkfifo(fifo.c_str(), 0600) < 0) return errno_error("mkfifo '" + fifo + "'");
+  // 0622: the init opens it for writing after switching to the container's user (and, in a user
+  // namespace, as a uid that does not own the file); only root can open it for reading.
+  if (::mkfifo(fifo.c_str(), 0622) < 0 || ::chmod(fifo.c_str(), 0622) < 0) return errno_error("mkfifo '" + fifo + "'");
   auto fifo_fd = sys::open(fifo, O_PATH);
   if (!fifo_fd) return forward(std::move(fifo_fd.error()));
 

@@ -33,8 +33,10 @@ int differing_namespaces(pid_t pid) {
 
 Result<void> run_one(const oci::Hook& h, const char* kind, const std::string& state_json, pid_t ns_pid) {
   std::string what = std::string(kind) + " hook '" + h.path + "'";
-  auto exe = sys::open(h.path, O_PATH);
-  if (!exe) return forward(std::move(exe.error()), what);
+  // Runtime-namespace hooks must exist on the host; container-namespace hooks are resolved after
+  // joining the container (before pivot_root that is still the host's tree; for startContainer
+  // it is the container's), as runc resolves them.
+  if (ns_pid <= 0 && ::access(h.path.c_str(), X_OK) < 0) return errno_error(what);
   sys::unique_fd pidfd_ns;
   int ns_flags = 0;
   if (ns_pid > 0) {
@@ -63,7 +65,7 @@ Result<void> run_one(const oci::Hook& h, const char* kind, const std::string& st
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::syscall(SYS_execveat, exe->get(), "", argv.data(), envp.data(), AT_EMPTY_PATH);
+    ::execve(h.path.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   rd.reset();

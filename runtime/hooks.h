@@ -1,8 +1,7 @@
 // runtime/hooks.h: OCI hooks. Each hook gets the container's state JSON on stdin, its own env and
 // an optional timeout. Hooks for the "runtime namespace" run as plain children of vsrv; hooks for
-// the "container namespace" (createContainer, startContainer) are opened in the runtime
-// namespace (the spec says their path resolves there), then the forked child joins the
-// container's namespaces through a pidfd and runs the opened file with execveat().
+// the "container namespace" (createContainer, startContainer) run in a forked child that first
+// joins the container's namespaces through a pidfd, then execs the path there, as runc does.
 #pragma once
 #include <sys/types.h>
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -113,6 +114,20 @@ Result<void> setup_terminal(const ChildPlan& p, int* master_out) noexcept {
   if (p.console_rows && p.console_cols) {
     struct winsize ws = {p.console_rows, p.console_cols, 0, 0};
     ::ioctl(slave, TIOCSWINSZ, &ws);
+  }
+  // /dev/console is the pty slave, as runc and crun set it up (getty, systemd and sulogin look
+  // there). The bind target is created on the container's /dev (a tmpfs in the usual configs).
+  {
+    char path[32] = "/proc/self/fd/";
+    int n = 14, v = slave;
+    char d[12];
+    int k = 0;
+    do { d[k++] = char('0' + v % 10); v /= 10; } while (v);
+    while (k) path[n++] = d[--k];
+    path[n] = 0;
+    int c = ::open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (c >= 0) ::close(c);
+    if (c >= 0 && ::mount(path, "/dev/console", nullptr, MS_BIND, nullptr) < 0) return errno_error("bind /dev/console");
   }
   if (::setsid() < 0) return errno_error("setsid");
   if (::ioctl(slave, TIOCSCTTY, 0) < 0) return errno_error("set controlling terminal");
