@@ -96,6 +96,15 @@ Result<sys::unique_fd> open_init(const State& st) {
   return pidfd;
 }
 
+// OCI "seccomp listener": the notify fd goes to listenerPath together with the container
+// process state (runtime-spec config-linux.md#seccomp, containerProcessState).
+Result<void> send_seccomp_listener(const std::string& path, sys::borrowed_fd fd, const State& st,
+                                   const std::string& metadata) {
+  std::string msg = "{\"ociVersion\":\"1.2.0\",\"fds\":[\"seccompFd\"],\"pid\":" + std::to_string(st.pid) +
+                    ",\"metadata\":\"" + log::json_escape(metadata) + "\",\"state\":" + oci_state_json(st) + "}";
+  return send_fd_with(path, fd, msg).map_error([](Error e) { return std::move(e).wrap("seccomp listenerPath"); });
+}
+
 void wait_gone(sys::borrowed_fd pidfd, int ms) {
   struct pollfd p = {pidfd.get(), POLLIN, 0};
   while (::poll(&p, 1, ms) < 0 && errno == EINTR) {
@@ -179,6 +188,8 @@ Result<Created> create(const CreateOptions& o) {
   if (!plan) return forward(std::move(plan.error()));
   net.adjust_plan(*plan);
   plan->close_in_child.push_back(lock->fd());
+  plan->new_keyring = !o.no_new_keyring;
+  plan->keyring_name = "_ses." + o.id;
   if (seccomp) {
     plan->seccomp_filter = seccomp->filter.data();
     plan->seccomp_len = static_cast<unsigned short>(seccomp->filter.size());
@@ -195,7 +206,9 @@ Result<Created> create(const CreateOptions& o) {
   Created out;
   SpawnCallbacks cb;
   const oci::Linux* lx = spec->linux ? &*spec->linux : nullptr;
+  pid_t child_pid = 0;
   cb.on_alive = [&](pid_t pid) -> Result<void> {
+    child_pid = pid;
     if (plan->new_userns && lx) VSRV_TRY(write_id_maps(pid, lx->uid_mappings, lx->gid_mappings));
     if (cg->v2_dirfd() < 0) VSRV_TRYC(cg->enter(pid), "cgroup");
     VSRV_TRY(net.attach(pid));
@@ -217,8 +230,8 @@ Result<Created> create(const CreateOptions& o) {
   };
   cb.on_seccomp_listener = [&](sys::unique_fd listener) -> Result<void> {
     State hs = hook_state(st, Status::Creating);
-    return send_console(lx->seccomp->listener_path, listener)
-        .map_error([](Error e) { return std::move(e).wrap("seccomp listenerPath"); });
+    hs.pid = child_pid;
+    return send_seccomp_listener(lx->seccomp->listener_path, listener, hs, lx->seccomp->listener_metadata);
   };
   auto sp = spawn(*plan, cg->v2_dirfd(), cb);
   if (!sp) return forward(std::move(sp.error()));

@@ -110,6 +110,11 @@ struct ChildPlan {
   bool no_new_privs = false;
   int last_cap = 40;
 
+  // A new anonymous session keyring, so containers do not share the host's (runc's default;
+  // --no-new-keyring skips it).
+  bool new_keyring = false;
+  std::string keyring_name;
+
   // --- seccomp ---
   const sock_filter* seccomp_filter = nullptr;  // points into a SeccompProgram the parent owns
   unsigned short seccomp_len = 0;

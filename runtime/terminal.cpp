@@ -15,17 +15,20 @@
 namespace vsrv::runtime {
 
 Result<void> send_console(const std::string& socket_path, sys::borrowed_fd master) {
+  return send_fd_with(socket_path, master, "/dev/ptmx");
+}
+
+Result<void> send_fd_with(const std::string& socket_path, sys::borrowed_fd master, const std::string& data) {
   int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return errno_error("console socket");
+  if (s < 0) return errno_error("socket");
   sys::unique_fd sock(s);
   struct sockaddr_un addr {};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof addr.sun_path) return fail("console socket path too long: '" + socket_path + "'");
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
   if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return errno_error("connect to console socket '" + socket_path + "'");
-  char name[] = "/dev/ptmx";
-  struct iovec iov = {name, sizeof name - 1};
+    return errno_error("connect to '" + socket_path + "'");
+  struct iovec iov = {const_cast<char*>(data.data()), data.size()};
   alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
   struct msghdr mh {};
   mh.msg_iov = &iov;
@@ -38,7 +41,7 @@ Result<void> send_console(const std::string& socket_path, sys::borrowed_fd maste
   c->cmsg_len = CMSG_LEN(sizeof(int));
   int fd = master.get();
   std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (::sendmsg(s, &mh, MSG_NOSIGNAL) < 0) return errno_error("send pty master to '" + socket_path + "'");
+  if (::sendmsg(s, &mh, MSG_NOSIGNAL) < 0) return errno_error("send fd to '" + socket_path + "'");
   return {};
 }
 

@@ -11,6 +11,9 @@ namespace vsrv::runtime {
 
 Result<void> send_console(const std::string& socket_path, sys::borrowed_fd master);
 
+// Sends `data` with one fd attached (SCM_RIGHTS) over a new connection to a unix stream socket.
+Result<void> send_fd_with(const std::string& socket_path, sys::borrowed_fd fd, const std::string& data);
+
 // Copies stdin -> master and master -> stdout (raw mode on a tty stdin) until `pidfd` becomes
 // readable (the process exited) and the master has drained. Forwards SIGWINCH sizes.
 // `sigfd` is a signalfd whose signals are forwarded to the process by `on_signal`.

@@ -9,7 +9,9 @@
 #include <linux/limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/keyctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -135,6 +137,12 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
     must(Step::Sysctl, apply_sysctls(p));          // before /proc/sys goes read-only
     must(Step::Paths, finish_rootfs(p));
     must(Step::Hostname, set_names(p));
+  }
+  if (p.new_keyring && ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p.keyring_name.c_str()) < 0 &&
+      errno != ENOSYS && errno != EPERM && errno != EDQUOT) {
+    // ENOSYS/EPERM: keyrings are off or refused in this user namespace (runc also tolerates it).
+    ch.send_error(Step::Namespaces, errno, "join session keyring");
+    _exit(kSetupFailed);
   }
   must(Step::Rlimits, apply_rlimits(p));           // before CAP_SYS_RESOURCE is dropped
   must(Step::Rlimits, apply_misc(p));

@@ -147,6 +147,8 @@ Result<void> find_executable(const ChildPlan& p, char* out, size_t out_size) noe
     std::memcpy(out, exe.c_str(), exe.size() + 1);
     if (::stat(out, &st) < 0) return errno_error("exec '" + exe + "': stat");
     if (S_ISDIR(st.st_mode)) return make_error(EACCES, "exec '" + exe + "': is a directory");
+    // podman maps "permission denied" to exit status 126: report it here, while create can.
+    if (::access(out, X_OK) < 0) return errno_error("exec '" + exe + "'");
     return {};
   }
   for (const auto& dir : p.path_dirs) {
