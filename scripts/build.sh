@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${BUILD_DIR:-build}
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="${1:-RelWithDebInfo}" >/dev/null
+cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="${1:-Release}" >/dev/null
 cmake --build "$dir" -j"$(nproc)"

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+# podman and containerd drive vsrv in tests/integration/test_engines.py.
+bash scripts/engines.sh && export VSRV_ENGINE_TESTS=1
 bash scripts/build.sh
 export VSRV_BIN=$PWD/${BUILD_DIR:-build}/cli/vsrv
 (cd "${BUILD_DIR:-build}" && ctest --output-on-failure)
