@@ -151,12 +151,12 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
     sys::unique_fd m(master);
     must(Step::Terminal, ch.send_fd(Msg::ConsoleFd, m));
   }
-  must(Step::User, switch_user(p));
-  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before dropping caps.
-  // A notify filter is loaded early in every case, because its listener fd must reach the
-  // parent, which is gone once `create` returns.
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while still root, before
+  // the uid switch clears the effective set. A notify filter is loaded early in every case,
+  // because its listener fd must reach the parent, which is gone once `create` returns.
   bool early_seccomp = !p.no_new_privs || p.seccomp_notify;
   if (early_seccomp) must(Step::Seccomp, load_filter(p, ch));
+  must(Step::User, switch_user(p));
   must(Step::Caps, apply_capabilities(p));
   if (::chdir(p.cwd.c_str()) < 0) {
     ch.send_error(Step::Cwd, errno, ("chdir '" + p.cwd + "'").c_str());
