@@ -65,14 +65,14 @@ TEST(Plan, MountOptionsBecomeFlagsAndData) {
   ASSERT_TRUE(p) << p.error().message();
   ASSERT_GE(p->mounts.size(), 2u);
   const auto& t = p->mounts[0];
-  EXPECT_EQ(t.flags, unsigned long(MS_NOSUID | MS_STRICTATIME));
+  EXPECT_EQ(t.flags, static_cast<unsigned long>(MS_NOSUID | MS_STRICTATIME));
   EXPECT_EQ(t.data, "mode=755,size=65536k");
   const auto& b = p->mounts[1];
   EXPECT_TRUE(b.bind);
   EXPECT_TRUE(b.recursive);
   EXPECT_TRUE(b.remount);
   EXPECT_EQ(b.target, "/data");
-  EXPECT_EQ(b.propagation, unsigned long(MS_PRIVATE | MS_REC));
+  EXPECT_EQ(b.propagation, static_cast<unsigned long>(MS_PRIVATE | MS_REC));
 }
 
 TEST(Plan, MountOverProcIsRefused) {
