@@ -12,6 +12,7 @@
 #include <set>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/oci_spec.h"
@@ -39,6 +40,15 @@ class Manager {
   // caller's /proc/self/cgroup (controller -> path, "" for v2), against which relative paths resolve.
   static Result<Manager> create_at(const Hierarchies& h, const std::string& cgroups_path,
                                    const std::string& id, const std::map<std::string, std::string>& own);
+  // The two halves of create(): resolve() works out the directories without touching the
+  // filesystem (created() then lists those that make() will create, for a state saved first);
+  // make() creates them, seeds cpuset, delegates v2 controllers and opens the v2 fd. A failed
+  // make() removes what it made.
+  static Result<Manager> resolve(const std::string& cgroups_path, const std::string& id);
+  static Result<Manager> resolve_at(const Hierarchies& h, const std::string& cgroups_path,
+                                    const std::string& id, const std::map<std::string, std::string>& own);
+  Result<void> make();
+  const std::vector<std::string>& created() const { return created_; }
   // Rebuilds a manager from what to_json() saved.
   static Result<Manager> from_json(const std::string& saved);
   std::string to_json() const;
@@ -79,6 +89,7 @@ class Manager {
 
   std::map<std::string, std::string> paths_;
   std::vector<std::string> created_;  // directories vsrv made, deepest last
+  std::vector<std::pair<std::string, std::string>> to_make_;  // (mount, path) until make()
   sys::unique_fd v2_dir_;
   Layout layout_ = Layout::V1;
   std::string cgroup_path_;

@@ -99,6 +99,33 @@ Result<std::string> device_rule(const oci::DeviceRule& d, size_t i) {
   return type + " " + n(d.major) + ":" + n(d.minor) + " " + access;
 }
 
+}  // namespace
+
+std::vector<oci::DeviceRule> container_devices(const std::vector<oci::DeviceRule>& rules,
+                                               const std::vector<oci::Device>& devices) {
+  if (rules.empty()) return rules;
+  std::vector<oci::DeviceRule> out = rules;
+  auto allow = [&](const char* type, std::int64_t major, std::int64_t minor, const char* access) {
+    out.push_back({true, type, major, minor, access});
+  };
+  allow("c", 1, 3, "rwm");    // null
+  allow("c", 1, 5, "rwm");    // zero
+  allow("c", 1, 7, "rwm");    // full
+  allow("c", 5, 0, "rwm");    // tty
+  allow("c", 1, 8, "rwm");    // random
+  allow("c", 1, 9, "rwm");    // urandom
+  allow("c", 5, 1, "rwm");    // console
+  allow("c", 5, 2, "rwm");    // ptmx
+  allow("c", 136, -1, "rwm"); // pts/*
+  for (const auto& d : devices) {
+    if (d.type != "c" && d.type != "b" && d.type != "u") continue;  // fifos need no rule
+    allow(d.type == "b" ? "b" : "c", d.major, d.minor, "rwm");
+  }
+  return out;
+}
+
+namespace {
+
 std::string devnum(std::int64_t major, std::int64_t minor) {
   return std::to_string(major) + ":" + std::to_string(minor);
 }

@@ -45,6 +45,14 @@ struct Plan {
 // `unified` keys are accepted on hybrid only for controllers the unified hierarchy offers.
 Result<Plan> plan_writes(const oci::Resources& r, const Hierarchies& h);
 
+// The device rules a new container gets: the config's rules, then allow rules for the devices
+// every container has (/dev/null, zero, full, tty, random, urandom, the pty ones) and for each
+// linux.devices entry, as runc and crun do: a config that denies everything ("a *:* rwm") still
+// lets the runtime mknod and the container open its own /dev. Unchanged when the config has no
+// device rules (the cgroup then inherits its parent's list).
+std::vector<oci::DeviceRule> container_devices(const std::vector<oci::DeviceRule>& rules,
+                                               const std::vector<oci::Device>& devices);
+
 // The controllers (v1 names) that a resources block touches.
 std::set<std::string> v1_controllers_used(const oci::Resources& r);
 

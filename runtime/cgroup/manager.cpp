@@ -1,0 +1,424 @@
+// runtime/cgroup/manager.cpp: the container's cgroup directories in every hierarchy (v1, hybrid,
+// v2): creation, placement of processes, limits, freeze, kill and removal. Writes go only to
+// directories resolved from the container's own path; only directories vsrv itself created are
+// ever removed. A limit the kernel refuses is rolled back to the value read before writing.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "runtime/cgroup/hierarchy.h"
+#include "runtime/cgroup/manager.h"
+#include "runtime/cgroup/resources.h"
+#include "runtime/sys/syscalls.h"
+
+namespace vsrv::cgroup {
+
+namespace {
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+Result<void> write_value(const std::string& path, const std::string& value) {
+  auto r = sys::write_file(path, value);
+  if (!r) return forward(std::move(r.error()), "write '" + value + "'");
+  return {};
+}
+
+// Makes every missing component of `dir` below `mount`; records the ones made here.
+Result<void> make_dirs_once(const std::string& mount, const std::string& rel, std::vector<std::string>& created) {
+  std::string cur = mount;
+  std::istringstream in(rel);
+  std::string part;
+  while (std::getline(in, part, '/')) {
+    if (part.empty()) continue;
+    cur += "/" + part;
+    if (::mkdir(cur.c_str(), 0755) == 0) {
+      if (std::find(created.begin(), created.end(), cur) == created.end()) created.push_back(cur);
+    } else if (errno != EEXIST) {
+      return errno_error("mkdir '" + cur + "'");
+    }
+  }
+  return {};
+}
+
+// A concurrent delete may remove the shared prefix between our mkdirs (ENOENT): start again.
+Result<void> make_dirs(const std::string& mount, const std::string& rel, std::vector<std::string>& created) {
+  for (int i = 0;; ++i) {
+    auto r = make_dirs_once(mount, rel, created);
+    if (r || r.error().errnum != ENOENT || i == 20) return r;
+  }
+}
+
+// A new v1 cpuset cgroup starts with empty cpus/mems and refuses tasks: inherit the parent's.
+void seed_cpuset(const std::string& dir) {
+  for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+    auto cur = sys::read_file(dir + "/" + f);
+    if (cur && !trim(*cur).empty()) continue;
+    std::string parent = dir.substr(0, dir.rfind('/'));
+    seed_cpuset(parent);
+    if (auto p = sys::read_file(parent + "/" + f); p) (void)sys::write_file(dir + "/" + f, trim(*p));
+  }
+}
+
+const char* layout_key(Layout l) { return l == Layout::V2 ? "v2" : l == Layout::Hybrid ? "hybrid" : "v1"; }
+Layout layout_from(const std::string& s) { return s == "v2" ? Layout::V2 : s == "hybrid" ? Layout::Hybrid : Layout::V1; }
+
+}  // namespace
+
+Result<Manager> Manager::resolve(const std::string& cgroups_path, const std::string& id) {
+  auto h = discover();
+  if (!h) return forward(std::move(h.error()), "cgroup");
+  std::map<std::string, std::string> own;
+  if (auto t = sys::read_file("/proc/self/cgroup"); t) own = parse_proc_cgroup(*t);
+  return resolve_at(*h, cgroups_path, id, own);
+}
+
+Result<Manager> Manager::create(const std::string& cgroups_path, const std::string& id) {
+  auto m = resolve(cgroups_path, id);
+  if (!m) return m;
+  VSRV_TRY(m->make());
+  return m;
+}
+
+Result<Manager> Manager::create_at(const Hierarchies& h, const std::string& cgroups_path, const std::string& id,
+                                   const std::map<std::string, std::string>& own) {
+  auto m = resolve_at(h, cgroups_path, id, own);
+  if (!m) return m;
+  VSRV_TRY(m->make());
+  return m;
+}
+
+Result<Manager> Manager::resolve_at(const Hierarchies& h, const std::string& cgroups_path, const std::string& id,
+                                    const std::map<std::string, std::string>& own) {
+  Manager m;
+  m.layout_ = h.layout;
+  m.v2_root_ = h.unified;
+  m.v2_controllers_ = h.v2_controllers;
+  std::string base = cgroups_path.empty() ? "/vsrv/" + id : cgroups_path;
+  // systemd-style "slice:prefix:name" paths need the systemd driver, which vsrv does not have.
+  if (base.find(':') != std::string::npos && base[0] != '/')
+    return fail("linux.cgroupsPath: '" + base + "' is a systemd path; vsrv manages cgroupfs (drop --systemd-cgroup)");
+  auto resolve = [&](const std::string& ctrl) -> Result<std::string> {
+    std::string p = base;
+    if (p[0] != '/') {  // relative: below the cgroup vsrv itself runs in, as runc
+      auto it = own.find(ctrl);
+      p = (it == own.end() ? std::string("/") : it->second) + "/" + p;
+    }
+    return clean_cgroup_path(p);
+  };
+  // The directories that do not exist yet are the ones make() will create: recorded now, so a
+  // state saved before make() lets `delete --force` remove them after a SIGKILL mid-way.
+  auto plan_dirs = [&](const std::string& mount, const std::string& rel) {
+    m.to_make_.emplace_back(mount, rel);
+    std::string cur = mount;
+    std::istringstream in(rel);
+    std::string part;
+    while (std::getline(in, part, '/')) {
+      if (part.empty()) continue;
+      cur += "/" + part;
+      struct stat sb;
+      if (::stat(cur.c_str(), &sb) < 0 && std::find(m.created_.begin(), m.created_.end(), cur) == m.created_.end())
+        m.created_.push_back(cur);
+    }
+  };
+  if (h.layout != Layout::V2) {
+    std::set<std::string> seen_mounts;
+    for (const char* ctrl : kV1Controllers) {
+      auto it = h.v1.find(ctrl);
+      if (it == h.v1.end()) continue;
+      auto rel = resolve(ctrl);
+      if (!rel) return forward(std::move(rel.error()), "linux.cgroupsPath");
+      if (*rel == "/") return fail("linux.cgroupsPath: refusing to use the root cgroup");
+      m.cgroup_path_ = *rel;
+      m.paths_[ctrl] = it->second + *rel;
+      if (seen_mounts.insert(it->second).second) plan_dirs(it->second, *rel);
+    }
+  }
+  if (!h.unified.empty()) {
+    auto rel = resolve("");
+    if (!rel) return forward(std::move(rel.error()), "linux.cgroupsPath");
+    if (*rel == "/") return fail("linux.cgroupsPath: refusing to use the root cgroup");
+    if (m.cgroup_path_.empty()) m.cgroup_path_ = *rel;
+    m.paths_["unified"] = h.unified + *rel;
+    plan_dirs(h.unified, *rel);
+  }
+  if (m.paths_.empty()) return fail("cgroup: no cgroup hierarchy is mounted");
+  return m;
+}
+
+Result<void> Manager::make() {
+  // From here on created_ lists exactly what this process made (a concurrent create may have
+  // made a shared parent meanwhile; that one is not ours to remove).
+  created_.clear();
+  auto undo = [&](Error e) -> Result<void> {
+    (void)destroy();
+    return tl::unexpected(std::move(e));
+  };
+  for (const auto& [mount, rel] : to_make_) {
+    if (auto r = make_dirs(mount, rel, created_); !r) return undo(std::move(r.error()).wrap("cgroup"));
+    if (auto it = paths_.find("cpuset"); it != paths_.end() && it->second == mount + rel) seed_cpuset(it->second);
+  }
+  to_make_.clear();
+  if (layout_ == Layout::V2 && paths_.count("unified")) {
+    if (auto r = enable_v2_controllers(v2_controllers_); !r) return undo(std::move(r.error()).wrap("cgroup"));
+    const std::string& dir = paths_.at("unified");
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return undo(Error{errno, "open '" + dir + "'"});
+    v2_dir_.reset(fd);
+  }
+  return {};
+}
+
+Result<void> Manager::enable_v2_controllers(const std::set<std::string>& wanted) const {
+  // Every ancestor between the mount and our directory must delegate the controllers.
+  std::string leaf = paths_.at("unified");
+  std::string cur = v2_root_;
+  std::string rest = leaf.substr(v2_root_.size());
+  std::istringstream in(rest);
+  std::string part;
+  std::vector<std::string> dirs = {cur};
+  while (std::getline(in, part, '/')) {
+    if (part.empty()) continue;
+    cur += "/" + part;
+    dirs.push_back(cur);
+  }
+  dirs.pop_back();  // not the leaf itself: "no internal processes"
+  for (const auto& d : dirs) {
+    for (const auto& c : wanted) {
+      // A controller the parent cannot give (e.g. cpuset without delegation) is skipped here;
+      // writing a limit for it later gives a clear error.
+      (void)sys::write_file(d + "/cgroup.subtree_control", "+" + c);
+    }
+  }
+  return {};
+}
+
+std::string Manager::to_json() const {
+  nlohmann::json j = {{"layout", layout_key(layout_)}, {"paths", paths_},     {"created", created_},
+                      {"path", cgroup_path_},           {"v2_root", v2_root_}, {"v2_controllers", v2_controllers_}};
+  return j.dump();
+}
+
+Result<Manager> Manager::from_json(const std::string& saved) {
+  auto j = nlohmann::json::parse(saved, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail("corrupt cgroup state");
+  Manager m;
+  try {
+    m.layout_ = layout_from(j.value("layout", "v1"));
+    m.paths_ = j.value("paths", std::map<std::string, std::string>{});
+    m.created_ = j.value("created", std::vector<std::string>{});
+    m.cgroup_path_ = j.value("path", "");
+    m.v2_root_ = j.value("v2_root", "");
+    m.v2_controllers_ = j.value("v2_controllers", std::set<std::string>{});
+  } catch (const nlohmann::json::exception& e) {
+    return fail(std::string("corrupt cgroup state: ") + e.what());
+  }
+  if (m.layout_ == Layout::V2 && m.paths_.count("unified")) {
+    int fd = ::open(m.paths_["unified"].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) m.v2_dir_.reset(fd);
+  }
+  return m;
+}
+
+Hierarchies Manager::hierarchies() const {
+  Hierarchies h;
+  h.layout = layout_;
+  for (const auto& [c, d] : paths_)
+    if (c != "unified") h.v1[c] = d;
+  h.unified = v2_root_;
+  h.v2_controllers = v2_controllers_;
+  return h;
+}
+
+std::string Manager::dir_of(const std::string& controller, bool v2) const {
+  auto it = paths_.find(v2 ? "unified" : controller);
+  return it == paths_.end() ? std::string() : it->second;
+}
+
+std::string Manager::procs_dir() const {
+  for (const char* c : {"pids", "memory", "freezer", "cpu", "unified"})
+    if (auto it = paths_.find(c); it != paths_.end()) return it->second;
+  return paths_.empty() ? std::string() : paths_.begin()->second;
+}
+
+std::string Manager::freezer_dir(bool& v2) const {
+  if (auto it = paths_.find("freezer"); it != paths_.end()) {
+    v2 = false;
+    return it->second;
+  }
+  v2 = true;
+  if (layout_ == Layout::V2) return dir_of("", true);
+  return {};
+}
+
+Result<void> Manager::enter(pid_t pid) const {
+  std::set<std::string> done;
+  for (const auto& [c, d] : paths_) {
+    if (!done.insert(d).second) continue;
+    if (auto r = write_value(d + "/cgroup.procs", std::to_string(pid)); !r)
+      return forward(std::move(r.error()), "enter '" + d + "'");
+  }
+  return {};
+}
+
+Result<void> Manager::write_all(const std::vector<std::pair<std::string, std::string>>& writes,
+                                std::vector<Undo>& undo) const {
+  for (const auto& [path, value] : writes) {
+    auto old = sys::read_file(path);
+    if (auto r = write_value(path, value); !r) {
+      // Put back what was there, newest first, so a refused value leaves the old limits.
+      for (auto it = undo.rbegin(); it != undo.rend(); ++it) (void)sys::write_file(it->path, it->old);
+      return forward(std::move(r.error()), "'" + path + "'");
+    }
+    if (old) undo.push_back({path, trim(*old)});
+  }
+  return {};
+}
+
+Result<void> Manager::apply(const oci::Resources& r) const {
+  std::string cpus, mems;
+  if (auto t = sys::read_file("/sys/devices/system/cpu/online"); t) cpus = trim(*t);
+  if (auto t = sys::read_file("/sys/devices/system/node/online"); t) mems = trim(*t);
+  VSRV_TRY(check_cpuset(r, cpus, mems));
+  auto plan = plan_writes(r, hierarchies());
+  if (!plan) return forward(std::move(plan.error()));
+  std::vector<std::pair<std::string, std::string>> writes;
+  for (const auto& w : plan->v1) {
+    std::string d = dir_of(w.controller, false);
+    if (d.empty()) return fail("linux.resources: the " + w.controller + " controller is not mounted");
+    writes.emplace_back(d + "/" + w.file, w.value);
+  }
+  for (const auto& w : plan->v2) {
+    std::string d = dir_of(w.controller, true);
+    if (d.empty()) return fail("linux.resources: no cgroup v2 hierarchy for '" + w.file + "'");
+    writes.emplace_back(d + "/" + w.file, w.value);
+  }
+  std::vector<Undo> undo;
+  return write_all(writes, undo);
+}
+
+Result<std::vector<pid_t>> Manager::pids() const {
+  std::string d = procs_dir();
+  auto t = sys::read_file(d + "/cgroup.procs");
+  if (!t) return forward(std::move(t.error()));
+  std::vector<pid_t> out;
+  std::istringstream in(*t);
+  pid_t p;
+  while (in >> p) out.push_back(p);
+  return out;
+}
+
+Result<void> Manager::kill_all(int sig) const {
+  // Freeze first so nothing forks past the snapshot of pids, then signal, then thaw.
+  bool was_frozen = false;
+  if (auto f = frozen(); f) was_frozen = *f;
+  (void)freeze(true);
+  auto p = pids();
+  if (!p) {
+    if (!was_frozen) (void)freeze(false);
+    return forward(std::move(p.error()));
+  }
+  for (pid_t pid : *p) ::kill(pid, sig);
+  if (!was_frozen) (void)freeze(false);
+  return {};
+}
+
+Result<void> Manager::freeze(bool on) const {
+  bool v2 = false;
+  std::string d = freezer_dir(v2);
+  if (d.empty()) return fail("cgroup: no freezer available");
+  if (!v2) {
+    const char* want = on ? "FROZEN" : "THAWED";
+    for (int i = 0; i < 1000; ++i) {
+      VSRV_TRY(write_value(d + "/freezer.state", want));
+      auto s = sys::read_file(d + "/freezer.state");
+      if (s && trim(*s) == want) return {};
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return fail(std::string("cgroup: freezer did not reach ") + want);
+  }
+  VSRV_TRY(write_value(d + "/cgroup.freeze", on ? "1" : "0"));
+  for (int i = 0; i < 1000; ++i) {
+    auto ev = sys::read_file(d + "/cgroup.events");
+    if (ev && ev->find(on ? "frozen 1" : "frozen 0") != std::string::npos) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return fail("cgroup: cgroup.freeze did not take effect");
+}
+
+Result<bool> Manager::frozen() const {
+  bool v2 = false;
+  std::string d = freezer_dir(v2);
+  if (d.empty()) return false;
+  if (!v2) {
+    auto s = sys::read_file(d + "/freezer.state");
+    if (!s) return forward(std::move(s.error()));
+    return trim(*s) == "FROZEN";
+  }
+  auto s = sys::read_file(d + "/cgroup.freeze");
+  if (!s) return forward(std::move(s.error()));
+  return trim(*s) == "1";
+}
+
+Result<std::uint64_t> Manager::oom_kills() const {
+  std::string d = dir_of("memory", layout_ == Layout::V2);
+  if (d.empty()) return std::uint64_t{0};
+  auto t = sys::read_file(d + (layout_ == Layout::V2 ? "/memory.events" : "/memory.oom_control"));
+  if (!t) return forward(std::move(t.error()));
+  auto pos = t->find("oom_kill ");
+  if (pos == std::string::npos) return std::uint64_t{0};
+  return std::strtoull(t->c_str() + pos + 9, nullptr, 10);
+}
+
+Result<void> Manager::destroy() const {
+  if (paths_.empty() && created_.empty()) return {};
+  // Stray processes keep a cgroup busy: thaw, kill, and wait for the cgroup to empty.
+  (void)freeze(false);
+  for (int i = 0; i < 200; ++i) {
+    auto p = pids();
+    if (!p || p->empty()) break;
+    for (pid_t pid : *p) ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Deepest first. A parent shared with other containers ("/vsrv") stays while it has children.
+  std::vector<std::string> dirs = created_;
+  std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::set<std::string> leaves;
+  for (const auto& [c, d] : paths_) leaves.insert(d);
+  std::string first_error;
+  for (const auto& d : dirs) {
+    bool leaf = leaves.count(d) > 0;
+    int rc = ::rmdir(d.c_str());
+    for (int i = 0; leaf && i < 100 && rc < 0 && errno == EBUSY; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      rc = ::rmdir(d.c_str());
+    }
+    // Only the container's own directories must go; a shared parent ("/vsrv") stays while other
+    // containers live below it (EBUSY/ENOTEMPTY there is expected).
+    if (rc < 0 && errno != ENOENT && leaf && first_error.empty()) first_error = "rmdir '" + d + "': " + std::strerror(errno);
+  }
+  // The default prefix ("/vsrv") goes with its last container, so create/delete cycles leave no
+  // directory behind. rmdir of a non-empty cgroup fails (EBUSY), so another container's prefix is
+  // never taken from under it; make_dirs() retries when a concurrent delete removed it meanwhile.
+  if (cgroup_path_.rfind("/vsrv/", 0) == 0 && cgroup_path_.find('/', 6) == std::string::npos) {
+    for (const auto& d : leaves) {
+      if (d.size() <= cgroup_path_.size() || d.compare(d.size() - cgroup_path_.size(), cgroup_path_.size(), cgroup_path_) != 0)
+        continue;
+      (void)::rmdir(d.substr(0, d.rfind('/')).c_str());
+    }
+  }
+  if (!first_error.empty()) return fail("cgroup: " + first_error);
+  return {};
+}
+
+}  // namespace vsrv::cgroup
