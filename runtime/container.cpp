@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <optional>
 
 #include "config/oci_spec.h"
 #include "config/validate.h"
 #include "runtime/cgroup/manager.h"
+#include "runtime/cgroup/resources.h"
 #include "runtime/hooks.h"
 #include "runtime/launcher.h"
 #include "runtime/network_glue.h"
@@ -54,10 +56,11 @@ Result<std::string> absolute(const std::string& path, const std::string& what) {
 // Undoes a partial create. Disarmed once the container exists.
 struct Rollback {
   std::string root, id;
-  cgroup::Manager* cg = nullptr;
+  // Owned here (not borrowed from create's locals, which are destroyed before this runs).
+  std::optional<cgroup::Manager> cg;
   NetworkGlue* net = nullptr;
   pid_t pid = 0;
-  int pidfd = -1;
+  sys::unique_fd pidfd;
   bool armed = true;
   ~Rollback() {
     if (!armed) return;
@@ -155,10 +158,19 @@ Result<Created> create(const CreateOptions& o) {
   st.config_json = *text;
   VSRV_TRY(save(o.root, st));
 
-  auto cg = cgroup::Manager::create(spec->linux ? spec->linux->cgroups_path : "", o.id);
-  if (!cg) return forward(std::move(cg.error()), "cgroup");
-  rb.cg = &*cg;
-  if (spec->linux && spec->linux->resources) VSRV_TRYC(cg->apply(*spec->linux->resources), "cgroup");
+  // The cgroup is recorded before it is made, so a create killed between the two still leaves
+  // delete --force what it needs to remove the directories.
+  auto resolved = cgroup::Manager::resolve(spec->linux ? spec->linux->cgroups_path : "", o.id);
+  if (!resolved) return forward(std::move(resolved.error()), "cgroup");
+  cgroup::Manager* cg = &rb.cg.emplace(std::move(*resolved));
+  st.cgroup = cg->to_json();
+  VSRV_TRY(save(o.root, st));
+  VSRV_TRY(cg->make());
+  if (spec->linux && spec->linux->resources) {
+    oci::Resources res = *spec->linux->resources;
+    res.devices = cgroup::container_devices(res.devices, spec->linux->devices);
+    VSRV_TRYC(cg->apply(res), "cgroup");
+  }
   st.cgroup = cg->to_json();
   VSRV_TRY(net.allocate());
   rb.net = &net;
@@ -236,7 +248,7 @@ Result<Created> create(const CreateOptions& o) {
   auto sp = spawn(*plan, cg->v2_dirfd(), cb);
   if (!sp) return forward(std::move(sp.error()));
   rb.pid = sp->pid;
-  rb.pidfd = sp->pidfd.get();
+  rb.pidfd.reset(::fcntl(sp->pidfd.get(), F_DUPFD_CLOEXEC, 0));
   st.pid = sp->pid;
   auto t = sys::process_start_time(sp->pid);
   if (!t) return forward(std::move(t.error()));
