@@ -8,6 +8,7 @@ pkgs=(
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libexpected-dev libgtest-dev
   criu go-md2man busybox-static iproute2 nftables procps
   python3 python3-pytest
+  runc crun hyperfine time
 )
 missing=()
 for p in "${pkgs[@]}"; do

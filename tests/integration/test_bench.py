@@ -1,0 +1,95 @@
+"""bench/run.sh --quick against the built vsrv: the harness works and prints every row.
+
+Timing is never asserted (quick mode runs a few times each); only that each row is there with
+numbers, or with its n/a reason for the rows that depend on features (network, CRIU).
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VSRV_BIN = os.environ.get("VSRV_BIN", str(REPO / "build" / "cli" / "vsrv"))
+RUN_SH = REPO / "bench" / "run.sh"
+NUM = r"\d+(?:\.\d+)?"
+CELL = rf"{NUM} \[{NUM}-{NUM}\]"
+# rows whose three runtime columns must all hold numbers
+FULL_ROWS = ["1", "1x", "2", "3", "4", "5a", "5b", "5c"]
+
+
+def _missing_tools():
+    return [t for t in ("runc", "crun", "hyperfine", "unshare") if shutil.which(t) is None] + \
+           ([] if os.access("/usr/bin/time", os.X_OK) else ["time (GNU)"]) + \
+           ([] if os.path.exists("/bin/busybox") else ["busybox-static"])
+
+
+@pytest.fixture(scope="module")
+def quick_run():
+    if os.geteuid() != 0:
+        pytest.skip("the benchmark needs root")
+    if not os.access(VSRV_BIN, os.X_OK):
+        pytest.skip(f"vsrv binary not built: {VSRV_BIN}")
+    missing = _missing_tools()
+    if missing:
+        pytest.skip("benchmark tools not installed: " + ", ".join(missing) + " (scripts/deps.sh installs them)")
+    with tempfile.TemporaryDirectory(prefix="vsrv-test-bench.") as d:
+        out_json = os.path.join(d, "bench.json")
+        env = dict(os.environ, VSRV_BIN=VSRV_BIN, BENCH_NO_INSTALL="1")
+        p = subprocess.run(["bash", str(RUN_SH), "--quick", "--json", out_json], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, f"bench/run.sh --quick failed (rc {p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}"
+        with open(out_json) as f:
+            data = json.load(f)
+        yield p.stdout, data
+
+
+def _row_line(table, rid):
+    for line in table.splitlines():
+        if re.match(rf"^{re.escape(rid)}\s", line):
+            return line
+    return None
+
+
+@pytest.mark.parametrize("rid", FULL_ROWS)
+def test_row_has_numbers_for_every_runtime(quick_run, rid):
+    table, data = quick_run
+    line = _row_line(table, rid)
+    assert line is not None, f"row {rid} missing from the table:\n{table}"
+    cells = re.findall(CELL, line)
+    assert len(cells) == 3, f"row {rid}: expected vsrv, runc and crun cells with numbers: {line!r}\n{table}"
+    ratios = line.split()[-2:]
+    for r in ratios:
+        assert re.fullmatch(NUM, r), f"row {rid}: ratio columns vsrv/crun vsrv/runc missing: {line!r}"
+    cellsj = data["rows"][rid]["cells"]
+    for rt in ("vsrv", "runc", "crun"):
+        assert isinstance(cellsj.get(rt), dict) and cellsj[rt]["median"] > 0, (rid, rt, cellsj)
+
+
+def test_hybrid_row(quick_run):
+    table, _ = quick_run
+    line = _row_line(table, "1h")
+    assert line is not None, table
+    if os.path.ismount("/sys/fs/cgroup/unified"):
+        assert re.search(CELL, line), f"vsrv on the host's hybrid layout has no numbers: {line!r}"
+    else:
+        assert "n/a" in line
+
+
+@pytest.mark.parametrize("rid,reason", [("6", "networking"), ("7", "CRIU")])
+def test_optional_rows_present(quick_run, rid, reason):
+    table, _ = quick_run
+    line = _row_line(table, rid)
+    assert line is not None, f"row {rid} missing:\n{table}"
+    assert re.search(CELL, line) or ("n/a" in line and reason in line), line
+
+
+def test_no_failures_and_no_leftovers(quick_run):
+    table, data = quick_run
+    assert not data["failures"], f"runtime commands failed: {data['failures']}\n{table}"
+    for ctrl in os.listdir("/sys/fs/cgroup"):
+        assert not os.path.exists(os.path.join("/sys/fs/cgroup", ctrl, "vsrvbench")), f"cgroup left in {ctrl}"
