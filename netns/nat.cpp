@@ -1,0 +1,66 @@
+// netns/nat.cpp: see nat.h.
+#include "netns/nat.h"
+
+#include <nftables/libnftables.h>
+
+#include <memory>
+
+#include "netns/parse.h"
+
+namespace vsrv::net {
+
+std::string nft_table_name(const std::string& id) { return "vsrv-c-" + short_hash(id, 12); }
+
+std::string nft_add_script(const Plan& p) {
+  const std::string& t = p.nft_table;
+  std::string br = "\"" + p.bridge + "\"";
+  std::string s = "add table inet " + t + "\ndelete table inet " + t + "\n";
+  s += "table inet " + t + " {\n";
+  std::string dnat;
+  for (const auto& m : p.publish) {
+    std::string match = m.host_ip.empty() ? "fib daddr type local " : "ip daddr " + m.host_ip + " ";
+    dnat += "    " + match + m.proto + " dport " + std::to_string(m.host_port) + " dnat ip to " + p.ip + ":" +
+            std::to_string(m.container_port) + "\n";
+  }
+  if (!dnat.empty()) {
+    s += "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n" + dnat + "  }\n";
+    // Connections from the host itself (including 127.0.0.1) never pass prerouting.
+    s += "  chain output {\n    type nat hook output priority -100; policy accept;\n" + dnat + "  }\n";
+  }
+  s += "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n";
+  s += "    ip saddr " + p.ip + " oifname != " + br + " masquerade\n";
+  if (!p.ip6.empty()) s += "    ip6 saddr " + p.ip6 + " oifname != " + br + " masquerade\n";
+  if (!dnat.empty())
+    // localhost (route_localnet) and hairpin (a container reaching a published port of the
+    // bridge) need the source rewritten, or the reply would bypass the DNAT's conntrack entry.
+    s += "    ip daddr " + p.ip + " oifname " + br + " ct status dnat ip saddr { 127.0.0.0/8, " + p.subnet + " } masquerade\n";
+  s += "  }\n";
+  if (!p.isolate_from.empty()) {
+    std::string set;
+    for (const auto& o : p.isolate_from) set += (set.empty() ? "\"" : ", \"") + o + "\"";
+    s += "  chain forward {\n    type filter hook forward priority filter; policy accept;\n";
+    s += "    iifname " + br + " oifname { " + set + " } drop\n";
+    s += "    iifname { " + set + " } oifname " + br + " drop\n  }\n";
+  }
+  s += "}\n";
+  return s;
+}
+
+std::string nft_remove_script(const std::string& table) {
+  return "add table inet " + table + "\ndelete table inet " + table + "\n";
+}
+
+Result<void> nft_run(const std::string& script) {
+  std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> ctx(nft_ctx_new(NFT_CTX_DEFAULT), nft_ctx_free);
+  if (!ctx) return make_error(ENOMEM, "nftables: context");
+  nft_ctx_buffer_output(ctx.get());
+  nft_ctx_buffer_error(ctx.get());
+  if (nft_run_cmd_from_buffer(ctx.get(), script.c_str()) != 0) {
+    std::string err = nft_ctx_get_error_buffer(ctx.get());
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    return make_error(EINVAL, "nftables: " + err);
+  }
+  return {};
+}
+
+}  // namespace vsrv::net

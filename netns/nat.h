@@ -1,0 +1,21 @@
+// netns/nat.h: nftables for one container, in a table of its own ("inet vsrv-c-<hash>"), so
+// adding and removing are each one atomic batch and never touch any other table: masquerade
+// for egress, DNAT for published ports (from outside, from the host itself via output, and
+// hairpin from the bridge), and a forward drop between this bridge and other vsrv bridges.
+#pragma once
+#include <string>
+
+#include "netns/network.h"
+#include "runtime/sys/error.h"
+
+namespace vsrv::net {
+
+std::string nft_table_name(const std::string& id);
+// The batch that (re)creates the container's table; pure, unit tested.
+std::string nft_add_script(const Plan& p);
+// Removes the table if it exists ("add" then "delete" in one batch: no error when absent).
+std::string nft_remove_script(const std::string& table);
+// Runs a batch through libnftables; the error carries nft's own message.
+Result<void> nft_run(const std::string& script);
+
+}  // namespace vsrv::net
