@@ -793,6 +793,20 @@ Result<Spec> parse_spec(std::string_view json_text) {
   return spec;
 }
 
+Result<Resources> parse_resources(std::string_view json_text, const std::string& path) {
+  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return fail(path + ": " + syntax_error(json_text));
+  Resources r;
+  try {
+    VSRV_TRY(get(j, path, r));
+  } catch (const json::exception& e) {
+    return fail(std::string("internal error reading resources: ") + e.what());
+  }
+  return r;
+}
+
+std::string resources_to_json(const Resources& r) { return resources_json(r).dump(); }
+
 Result<Spec> load_spec(const std::string& bundle_dir) {
   std::string file = bundle_dir.empty() ? "config.json" : bundle_dir + "/config.json";
   auto text = sys::read_file(file);

@@ -213,6 +213,9 @@ struct Spec {
 
 // Parses config.json text. Errors name the field by JSON path: "process.args[0]: expected string".
 Result<Spec> parse_spec(std::string_view json_text);
+// Parses a linux.resources object on its own (`vsrv update --resources`); errors name `path`.
+Result<Resources> parse_resources(std::string_view json_text, const std::string& path);
+std::string resources_to_json(const Resources& r);
 // Reads and parses <bundle>/config.json.
 Result<Spec> load_spec(const std::string& bundle_dir);
 // Serialises (used by `spec` and the state file's copy of annotations).

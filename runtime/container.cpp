@@ -308,15 +308,24 @@ Result<void> kill(const std::string& root, const std::string& id, int sig, bool 
   auto st = load_live(root, id);
   if (!st) return forward(std::move(st.error()));
   if (st->status == Status::Stopped || st->pid == 0) return fail("container '" + id + "' is not running");
+  // A paused container keeps other signals pending until resume (runc does the same); SIGKILL
+  // also thaws it, since a frozen process never gets to die.
+  auto thaw_if_killed = [&]() -> Result<void> {
+    if (st->status != Status::Paused || sig != SIGKILL) return {};
+    auto cg = cgroup::Manager::from_json(st->cgroup);
+    if (!cg) return forward(std::move(cg.error()));
+    return cg->freeze(false);
+  };
   if (all) {
     auto cg = cgroup::Manager::from_json(st->cgroup);
     if (!cg) return forward(std::move(cg.error()));
-    return cg->kill_all(sig);
+    VSRV_TRY(cg->kill_all(sig));
+    return thaw_if_killed();
   }
   auto pidfd = open_init(*st);
   if (!pidfd) return forward(std::move(pidfd.error()));
   if (sys::pidfd_send_signal(pidfd->get(), sig) < 0) return errno_error("kill container '" + id + "'");
-  return {};
+  return thaw_if_killed();
 }
 
 Result<void> remove(const std::string& root, const std::string& id, bool force) {

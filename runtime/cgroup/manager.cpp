@@ -278,7 +278,12 @@ Result<void> Manager::write_all(const std::vector<std::pair<std::string, std::st
     if (auto r = write_value(path, value); !r) {
       // Put back what was there, newest first, so a refused value leaves the old limits.
       for (auto it = undo.rbegin(); it != undo.rend(); ++it) (void)sys::write_file(it->path, it->old);
-      return forward(std::move(r.error()), "'" + path + "'");
+      // "…/memory.limit_in_bytes = 1024: Device or resource busy": the file, the value, the
+      // kernel's reason; nothing else, since the caller adds which container.
+      std::string hint = r.error().errnum == EBUSY && path.find("memory.") != std::string::npos
+                             ? " (the container uses more than that now)"
+                             : "";
+      return tl::make_unexpected(Error{r.error().errnum, "'" + path + "' = " + value + hint});
     }
     if (old) undo.push_back({path, trim(*old)});
   }

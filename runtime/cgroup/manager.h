@@ -73,6 +73,8 @@ class Manager {
   const std::string& cgroup_path() const { return cgroup_path_; }
   // Number of OOM kills so far (v1 memory.oom_control oom_kill, v2 memory.events oom_kill).
   Result<std::uint64_t> oom_kills() const;
+  // Usage counters (runtime/cgroup/stats.cpp).
+  Result<Stats> stats() const;
 
  private:
   struct Undo {

@@ -59,10 +59,9 @@ def run_cmd(argv, timeout=30, stdin=subprocess.DEVNULL, input=None, cwd=None, en
     """Run argv with stdout/stderr in temp files (not pipes: a detached container that inherits
     them must not make us wait for EOF). Returns Result; a timeout fails the test."""
     with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
-        if input is not None:
-            stdin = subprocess.PIPE
+        io = {"stdin": stdin} if input is None else {"input": input.encode() if isinstance(input, str) else input}
         try:
-            p = subprocess.run([str(a) for a in argv], stdin=stdin, input=input.encode() if isinstance(input, str) else input,
+            p = subprocess.run([str(a) for a in argv], **io,
                                stdout=fo, stderr=fe, timeout=timeout, cwd=cwd, env=env, pass_fds=pass_fds)
             rc = p.returncode
         except subprocess.TimeoutExpired:

@@ -260,6 +260,50 @@ int main(int argc, char **argv) {
     if (sigwait(&s, &sig)) return fail("sigwait");
     puts("got SIGTERM");
     return 0;
+  } else if (!strcmp(c, "alloc")) {
+    /* alloc MIB: allocate and touch MIB mebibytes, 1 MiB at a time, printing progress, then pause. */
+    NEED(1);
+    long n = atol(a1);
+    for (long i = 1; i <= n; i++) {
+      char *p = malloc(1 << 20);
+      if (!p) { printf("alloc failed at %ld\n", i); return 1; }
+      memset(p, 1, 1 << 20);
+      if (i % 8 == 0 || i == n) { printf("allocated %ld\n", i); fflush(stdout); }
+    }
+    pause();
+  } else if (!strcmp(c, "spin")) {
+    /* spin SECONDS: a busy loop on one CPU. */
+    NEED(1);
+    struct timespec end, now;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += atol(a1);
+    volatile unsigned long x = 0;
+    do {
+      for (int i = 0; i < 100000; i++) x++;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_sec < end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+  } else if (!strcmp(c, "forks")) {
+    /* forks N: fork N children that sleep; print how many forks succeeded and the first error. */
+    NEED(1);
+    long n = atol(a1), ok = 0;
+    for (long i = 0; i < n; i++) {
+      pid_t pid = fork();
+      if (pid == 0) { pause(); _exit(0); }
+      if (pid < 0) { printf("forked %ld, then %s\n", ok, ename(errno)); fflush(stdout); pause(); }
+      ok++;
+    }
+    printf("forked %ld\n", ok);
+    fflush(stdout);
+    pause();
+  } else if (!strcmp(c, "count")) {
+    /* count FILE: writes an increasing counter to FILE every 10 ms, forever. */
+    NEED(1);
+    for (unsigned long i = 0;; i++) {
+      int fd = open(a1, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) { dprintf(fd, "%lu\n", i); close(fd); }
+      struct timespec ts = {0, 10 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
   } else if (!strcmp(c, "clock")) {
     struct timespec m, b;
     clock_gettime(CLOCK_MONOTONIC, &m);

@@ -1,0 +1,363 @@
+"""Resource control (issue 3): limits from config.json seen inside and enforced, live update,
+pause/resume, events and stats, cgroup cleanup, and bad resource input.
+
+Runs on whatever cgroup layout the machine has (v1, hybrid, v2): `cg` below maps the few files the
+tests read to their v1 or v2 names."""
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CGROUP_ROOT, VSRV_BIN, cgroup_dirs_named, pid_alive, probe_args, wait_for
+
+MiB = 1 << 20
+
+
+def _is_v2():
+    return os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers"))
+
+
+V2 = _is_v2()
+
+# (v1 controller, v1 file, v2 file)
+FILES = {
+    "memory.limit": ("memory", "memory.limit_in_bytes", "memory.max"),
+    "cpu.quota": ("cpu", "cpu.cfs_quota_us", "cpu.max"),
+    "pids.max": ("pids", "pids.max", "pids.max"),
+}
+
+
+def host_file(b, key):
+    """The host path of a cgroup file of container b (default cgroupsPath /vsrv/<id>)."""
+    ctrl, v1, v2 = FILES[key]
+    if V2:
+        return Path(CGROUP_ROOT) / "vsrv" / b.id / v2
+    return Path(CGROUP_ROOT) / ctrl / "vsrv" / b.id / v1
+
+
+def inside_file(key):
+    """The same file as the container sees it through its cgroup namespace."""
+    ctrl, v1, v2 = FILES[key]
+    return f"/sys/fs/cgroup/{v2}" if V2 else f"/sys/fs/cgroup/{ctrl}/{v1}"
+
+
+def memory_limit_value(text):
+    text = text.strip()
+    return None if text in ("max", "9223372036854771712") else int(text)
+
+
+def cpu_quota_value(text):
+    parts = text.split()
+    if V2:
+        return None if parts[0] == "max" else int(parts[0])
+    return None if int(parts[0]) < 0 else int(parts[0])
+
+
+def events_stats(b):
+    r = b.cmd("events", "--stats", b.id)
+    assert r.rc == 0, r
+    ev = json.loads(r.out)
+    assert ev["type"] == "stats" and ev["id"] == b.id, ev
+    return ev["data"]
+
+
+def sleeper(bundle, overrides=None, seconds=120):
+    b = bundle(probe_args("sleep", seconds), overrides=overrides)
+    b.run_detached()
+    return b
+
+
+# ----------------------------------------------------------------------------------------------
+# Limits from config.json
+
+
+def test_memory_limit_seen_inside_and_enforced_with_oom_event(bundle):
+    limit = 32 * MiB
+    b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": limit, "swap": limit}}}})
+    r = b.exec(["/bin/cat", inside_file("memory.limit")])
+    assert r.rc == 0, r
+    assert memory_limit_value(r.out) == limit, r
+    assert memory_limit_value(host_file(b, "memory.limit").read_text()) == limit
+
+    # A streaming `events` sees the OOM kill as {"type":"oom"}.
+    ev_out = b.path / "events.out"
+    with open(ev_out, "wb") as fo:
+        ev = subprocess.Popen([VSRV_BIN, "--root", str(b.root), "events", "--interval", "1s", b.id],
+                              stdout=fo, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: ev_out.read_text().strip(), 10, what="first events line")
+        r = b.exec(probe_args("alloc", 128), timeout=60)
+        assert r.rc == 137, f"allocating 128 MiB under a 32 MiB limit should be OOM-killed: {r}"
+        assert "allocated 128" not in r.out, r
+
+        def oom_line():
+            for line in ev_out.read_text().splitlines():
+                if json.loads(line).get("type") == "oom":
+                    return True
+            return False
+        wait_for(oom_line, 10, what="an oom event")
+    finally:
+        ev.terminate()
+        ev.wait(timeout=10)
+    data = events_stats(b)
+    assert data["memory"]["oom_kill"] >= 1, data["memory"]
+    assert data["memory"]["usage"]["limit"] == limit, data["memory"]["usage"]
+    assert b.status() == "running"  # only the allocating process died
+
+
+def test_cpu_quota_holds_a_busy_loop(bundle):
+    # 20% of one CPU: a 3 s busy loop may use about 0.6 s of CPU.
+    b = sleeper(bundle, {"linux": {"resources": {"cpu": {"quota": 20000, "period": 100000}}}})
+    r = b.exec(["/bin/cat", inside_file("cpu.quota")])
+    assert r.rc == 0 and cpu_quota_value(r.out) == 20000, r
+    before = events_stats(b)["cpu"]
+    r = b.exec(probe_args("spin", 3), timeout=30)
+    assert r.rc == 0, r
+    after = events_stats(b)["cpu"]
+    used = (after["usage"]["total"] - before["usage"]["total"]) / 1e9
+    assert 0.3 < used < 1.2, f"busy loop used {used:.2f}s of CPU in 3s under a 20% quota"
+    assert after["throttling"]["throttled_periods"] > before["throttling"]["throttled_periods"], after
+
+
+def test_pids_limit_stops_fork(bundle):
+    b = bundle(probe_args("forks", 50), overrides={"linux": {"resources": {"pids": {"limit": 10}}}})
+    b.run_detached()
+    line = wait_for(lambda: "forked" in b.out() and b.out(), 10, what="fork result")
+    assert "then EAGAIN" in line, line
+    forked = int(line.split()[1].rstrip(","))
+    assert forked < 10, line
+    r = b.exec(["/bin/cat", inside_file("pids.max")])
+    assert r.rc == 0 and r.out.strip() == "10", r
+    assert events_stats(b)["pids"]["limit"] == 10
+
+
+# ----------------------------------------------------------------------------------------------
+# update
+
+
+def test_update_raises_and_lowers_memory_and_cpu(bundle):
+    b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": 64 * MiB}, "cpu": {"quota": 50000, "period": 100000}}}})
+
+    def inside(key, conv):
+        r = b.exec(["/bin/cat", inside_file(key)])
+        assert r.rc == 0, r
+        return conv(r.out)
+
+    assert inside("memory.limit", memory_limit_value) == 64 * MiB
+    r = b.cmd("update", "--memory", "128m", b.id)
+    assert r.rc == 0, r
+    assert inside("memory.limit", memory_limit_value) == 128 * MiB
+    r = b.cmd("update", "--memory", "48m", "--cpu-quota", "25000", b.id)
+    assert r.rc == 0, r
+    assert inside("memory.limit", memory_limit_value) == 48 * MiB
+    assert inside("cpu.quota", cpu_quota_value) == 25000
+    r = b.cmd("update", "--cpu-quota", "150000", "--cpu-period", "100000", b.id)
+    assert r.rc == 0, r
+    assert inside("cpu.quota", cpu_quota_value) == 150000
+    # --resources from stdin, as runc.
+    r = b.cmd("update", "--resources", "-", b.id, input=json.dumps({"memory": {"limit": 96 * MiB}, "pids": {"limit": 30}}))
+    assert r.rc == 0, r
+    assert inside("memory.limit", memory_limit_value) == 96 * MiB
+    assert inside("pids.max", str.strip) == "30"
+    assert b.status() == "running"
+
+
+def test_update_refused_by_kernel_keeps_old_limits(bundle):
+    b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": 64 * MiB}}}})
+    r = b.exec(probe_args("alloc", 16), "--detach")  # alloc stays, holding its memory
+    assert r.rc == 0, r
+    wait_for(lambda: events_stats(b)["memory"]["usage"]["usage"] > 8 * MiB, 10, what="memory in use")
+    r = b.cmd("update", "--memory", "1m", b.id)
+    assert r.rc != 0, r
+    assert "memory" in r.err, r
+    assert memory_limit_value(host_file(b, "memory.limit").read_text()) == 64 * MiB
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--memory", "lots"], "--memory"),
+    (["--cpu-quota", "1.5"], "--cpu-quota"),
+    (["--blkio-weight", "5"], "--blkio-weight"),
+    (["--cpuset-cpus", "0-4095"], "cpus"),
+])
+def test_update_bad_values(bundle, args, needle):
+    b = sleeper(bundle)
+    r = b.cmd("update", *args, b.id)
+    assert r.rc != 0, r
+    assert needle in r.err, r
+    assert r.err.count("\n") <= 1, f"one clear error line expected: {r.err!r}"
+
+
+def test_update_unknown_and_stopped(bundle):
+    b = bundle(probe_args("exit", 0))
+    r = b.cmd("update", "--memory", "64m", "no-such-container")
+    assert r.rc != 0 and "no-such-container" in r.err, r
+    b.create()
+    b.start()
+    b.wait_status("stopped")
+    r = b.cmd("update", "--memory", "64m", b.id)
+    assert r.rc != 0 and "stopped" in r.err, r
+
+
+def test_update_resources_file_bad_json(bundle, tmp_path):
+    b = sleeper(bundle)
+    f = tmp_path / "res.json"
+    f.write_text('{"memory": {"limit": "a lot"}}')
+    r = b.cmd("update", "--resources", f, b.id)
+    assert r.rc != 0 and "memory.limit" in r.err, r
+
+
+# ----------------------------------------------------------------------------------------------
+# pause / resume
+
+
+def test_pause_freezes_and_resume_continues(bundle, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    b = bundle(probe_args("count", "/shared/counter"), save=False)
+    b.add_mount("/shared", "bind", str(shared), ["rbind", "rw"])
+    b.run_detached()
+    counter = shared / "counter"
+
+    def value():
+        try:
+            return int(counter.read_text().strip() or -1)
+        except (FileNotFoundError, ValueError):
+            return -1
+    wait_for(lambda: value() > 3, 10, what="counter running")
+    r = b.cmd("pause", b.id)
+    assert r.rc == 0, r
+    assert b.status() == "paused"
+    r = b.cmd("list", "--format", "json")
+    assert [c["status"] for c in json.loads(r.out) if c["id"] == b.id] == ["paused"], r
+    v1 = value()
+    time.sleep(0.5)
+    assert value() == v1, "the counter moved while paused"
+    # runc's rules on a paused container: exec is refused, pausing again is an error.
+    r = b.exec(["/bin/true"])
+    assert r.rc != 0 and "paused" in r.err, r
+    r = b.cmd("pause", b.id)
+    assert r.rc != 0 and "paused" in r.err, r
+    r = b.cmd("resume", b.id)
+    assert r.rc == 0, r
+    assert b.status() == "running"
+    wait_for(lambda: value() > v1 + 3, 10, what="counter moving again")
+    r = b.cmd("resume", b.id)
+    assert r.rc != 0 and "not paused" in r.err, r
+
+
+def test_kill_9_and_delete_of_a_paused_container(bundle):
+    b = sleeper(bundle)
+    pid = b.state()["pid"]
+    assert b.cmd("pause", b.id).rc == 0
+    r = b.kill("KILL")
+    assert r.rc == 0, r
+    wait_for(lambda: not pid_alive(pid), 10, what="paused init killed")
+    b.wait_status("stopped")
+
+    c = sleeper(bundle)
+    assert c.cmd("pause", c.id).rc == 0
+    r = c.delete("--force")
+    assert r.rc == 0, r
+
+
+def test_pause_wrong_state(bundle):
+    b = bundle(probe_args("exit", 0))
+    r = b.cmd("pause", "no-such-container")
+    assert r.rc != 0 and "no-such-container" in r.err, r
+    b.create()
+    b.start()
+    b.wait_status("stopped")
+    r = b.cmd("pause", b.id)
+    assert r.rc != 0 and "stopped" in r.err, r
+
+
+# ----------------------------------------------------------------------------------------------
+# events and stats
+
+
+def test_events_stats_has_runc_fields(bundle):
+    b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": 64 * MiB}, "pids": {"limit": 50}}}})
+    d = events_stats(b)
+    for k in ("cpu", "memory", "pids", "blkio", "hugetlb"):
+        assert k in d, d
+    assert d["cpu"]["usage"]["total"] > 0
+    assert d["memory"]["usage"]["usage"] > 0
+    assert d["memory"]["usage"]["limit"] == 64 * MiB
+    assert d["pids"] == {"current": 1, "limit": 50}
+    assert "ioServiceBytesRecursive" in d["blkio"]
+
+
+def test_events_stream_ends_when_container_stops(bundle):
+    b = sleeper(bundle)
+    p = subprocess.Popen([VSRV_BIN, "--root", str(b.root), "events", "--interval", "200ms", b.id],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.7)
+    b.kill("KILL")
+    out, err = p.communicate(timeout=10)
+    lines = [json.loads(l) for l in out.decode().splitlines()]
+    assert len(lines) >= 2 and all(l["type"] == "stats" for l in lines), (out, err)
+
+
+def test_stats_table_and_json(bundle):
+    b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": 64 * MiB}}}})
+    r = b.cmd("stats", "--no-stream", b.id)
+    assert r.rc == 0, r
+    head, row = r.out.splitlines()[:2]
+    for col in ("CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS", "BLOCK I/O", "NET I/O"):
+        assert col in head, head
+    assert row.startswith(b.id) and "64.00MiB" in row, row
+    r = b.cmd("stats", "--no-stream", "--format", "json")
+    assert r.rc == 0, r
+    rows = {x["id"]: x for x in json.loads(r.out)}
+    assert rows[b.id]["memory_limit"] == 64 * MiB and rows[b.id]["pids"] == 1, rows
+    # streaming: two refreshes within a second, then interrupted
+    p = subprocess.Popen([VSRV_BIN, "--root", str(b.root), "stats", "--interval", "200ms", "--format", "json", b.id],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    p.send_signal(2)
+    out, _ = p.communicate(timeout=10)
+    assert p.returncode == 0 and len(out.decode().splitlines()) >= 2, out
+    r = b.cmd("stats", "--no-stream", "no-such-container")
+    assert r.rc != 0 and "no-such-container" in r.err, r
+    r = b.cmd("stats", "--interval", "soon", b.id)
+    assert r.rc != 0 and "--interval" in r.err, r
+
+
+# ----------------------------------------------------------------------------------------------
+# Cleanup and bad input
+
+
+def test_200_create_delete_cycles_leave_no_cgroup(bundle):
+    b = bundle(probe_args("sleep", 60), overrides={"linux": {"resources": {"memory": {"limit": 64 * MiB}, "pids": {"limit": 100}}}})
+    base = b.id
+    for i in range(200):
+        b.id = f"{base}-{i}"
+        r = b.create()
+        r = b.delete("--force")
+        assert r.rc == 0, r
+    b.id = base
+    left = [d for i in range(200) for d in cgroup_dirs_named(f"{base}-{i}")]
+    assert left == [], left[:5]
+    # The shared /vsrv prefix goes with its last container.
+    prefixes = [p for p in Path(CGROUP_ROOT).glob("*/vsrv")] + [p for p in Path(CGROUP_ROOT).glob("vsrv")]
+    assert prefixes == [], prefixes
+
+
+@pytest.mark.parametrize("resources,field", [
+    ({"memory": {"limit": -5}}, "memory.limit"),
+    ({"cpu": {"cpus": "0-4095"}}, "cpu.cpus"),
+    ({"unified": {"nosuch.knob": "1"}}, "unified"),
+    ({"devices": [{"allow": True, "type": "x", "access": "rwm"}]}, "devices[0].type"),
+    ({"pids": {"limit": "many"}}, "pids.limit"),
+])
+def test_bad_resources_clear_error_and_nothing_left(bundle, resources, field):
+    b = bundle(probe_args("sleep", 10), overrides={"linux": {"resources": resources}})
+    r = b.create(check=False)
+    assert r.rc != 0, r
+    assert field in r.err, r
+    assert r.err.strip().count("\n") == 0, f"one clear error line expected: {r.err!r}"
+    assert b.leftovers() == [], b.leftovers()
+    assert cgroup_dirs_named(b.id) == []
