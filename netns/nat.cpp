@@ -46,10 +46,6 @@ std::string nft_add_script(const Plan& p) {
   return s;
 }
 
-std::string nft_remove_script(const std::string& table) {
-  return "add table inet " + table + "\ndelete table inet " + table + "\n";
-}
-
 Result<void> nft_run(const std::string& script) {
   std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> ctx(nft_ctx_new(NFT_CTX_DEFAULT), nft_ctx_free);
   if (!ctx) return make_error(ENOMEM, "nftables: context");
@@ -61,6 +57,16 @@ Result<void> nft_run(const std::string& script) {
     return make_error(EINVAL, "nftables: " + err);
   }
   return {};
+}
+
+}  // namespace vsrv::net
+
+namespace vsrv::net {
+
+Result<void> nft_remove_table(const std::string& table) {
+  auto r = nft_run("delete table inet " + table + "\n");
+  if (!r && r.error().context.find("No such file or directory") != std::string::npos) return {};
+  return r;
 }
 
 }  // namespace vsrv::net

@@ -13,8 +13,9 @@ namespace vsrv::net {
 std::string nft_table_name(const std::string& id);
 // The batch that (re)creates the container's table; pure, unit tested.
 std::string nft_add_script(const Plan& p);
-// Removes the table if it exists ("add" then "delete" in one batch: no error when absent).
-std::string nft_remove_script(const std::string& table);
+// Removes the container's table; a table that is not there is success. Never creates anything,
+// so a release run in the wrong netns leaves that netns untouched.
+Result<void> nft_remove_table(const std::string& table);
 // Runs a batch through libnftables; the error carries nft's own message.
 Result<void> nft_run(const std::string& script);
 

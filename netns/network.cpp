@@ -171,7 +171,7 @@ void remove_files(const std::string& dir) {
 // somewhere) and its nft table. Both names derive from the id, so they are vsrv's own.
 void cleanup_reclaimed(const std::string& id, const Options& o) {
   if (auto s = NlSock::open()) (void)delete_link(*s, host_veth_name(id));
-  (void)nft_run(nft_remove_script(nft_table_name(id)));
+  (void)nft_remove_table(nft_table_name(id));
   remove_files(files_dir_of(o, id));
 }
 
@@ -398,7 +398,7 @@ Result<void> release(const Plan& p, const std::string& id, const Options& o) {
       note(forward(std::move(s.error())));
   }
   // 2. The container's nft table (absent is fine).
-  if (!p.nft_table.empty()) note(nft_run(nft_remove_script(p.nft_table)));
+  if (!p.nft_table.empty()) note(nft_remove_table(p.nft_table));
   // 3. The lease, only if it is still this container's (it may have been reclaimed and reused).
   if (!p.network.empty() && ::access((o.state_dir + "/ipam/" + p.network + ".json").c_str(), F_OK) == 0) {
     auto sub = parse_cidr4(p.subnet);
