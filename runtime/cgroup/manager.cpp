@@ -61,6 +61,7 @@ Result<void> make_dirs(const std::string& mount, const std::string& rel, std::ve
 
 // A new v1 cpuset cgroup starts with empty cpus/mems and refuses tasks: inherit the parent's.
 void seed_cpuset(const std::string& dir) {
+  if (dir.rfind('/') == std::string::npos) return;  // walked above "/": no parent to inherit from
   for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
     auto cur = sys::read_file(dir + "/" + f);
     if (cur && !trim(*cur).empty()) continue;
