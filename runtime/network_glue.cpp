@@ -108,6 +108,20 @@ Result<void> NetworkGlue::release_saved(const std::string& json, const std::stri
   return net::release(*plan, id, net::Options{});
 }
 
+bool NetworkGlue::counters_saved(const std::string& json, std::string& name, std::uint64_t (&c)[4]) {
+  if (json.empty()) return false;
+  auto plan = net::Plan::from_json(json);
+  if (!plan) return false;
+  auto k = net::counters(*plan);
+  if (!k) return false;
+  name = "eth0";
+  c[0] = k->rx_bytes;
+  c[1] = k->rx_packets;
+  c[2] = k->tx_bytes;
+  c[3] = k->tx_packets;
+  return true;
+}
+
 #else
 
 Result<void> NetworkGlue::prepare(const NetworkOptions& o, oci::Spec&, const std::string&) {
@@ -120,6 +134,7 @@ Result<void> NetworkGlue::release() { return {}; }
 std::string NetworkGlue::to_json() const { return {}; }
 std::vector<std::pair<std::string, std::string>> NetworkGlue::bind_files() const { return {}; }
 Result<void> NetworkGlue::release_saved(const std::string&, const std::string&) { return {}; }
+bool NetworkGlue::counters_saved(const std::string&, std::string&, std::uint64_t (&)[4]) { return false; }
 
 #endif
 
