@@ -1,5 +1,5 @@
 // cli/cmd_exec.cpp: `exec`, runc-compatible (--process FILE, or inline args with -t, --cwd,
-// --env, --user, --cap, --no-new-privs, -d, --pid-file, --console-socket, --preserve-fds).
+// --env, --user, --additional-gids, --cap, --no-new-privs, --ignore-paused, -d, --pid-file, --console-socket, --preserve-fds).
 #include "cli/commands.h"
 #include "runtime/container.h"
 
@@ -9,13 +9,24 @@ void register_exec(CLI::App& app, Globals& g) {
   static runtime::ExecOptions o;
   static std::vector<std::string> rest;
   static std::string process_label, apparmor;
+  static std::vector<long long> gids;
   auto* c = app.add_subcommand("exec", "run a new process inside a running container");
   c->add_option("-p,--process", o.process_file, "path to an OCI process.json");
   c->add_flag("-t,--tty", o.tty, "allocate a pseudo-TTY");
   c->add_option("--cwd", o.cwd, "working directory inside the container");
-  c->add_option("-e,--env", o.env, "set an environment variable (KEY=VALUE)")->allow_extra_args(false);
+  c->add_option("-e,--env", o.env, "set an environment variable (KEY=VALUE); repeat for more")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->type_name("KEY=VALUE");
   c->add_option("-u,--user", o.user, "uid[:gid] or a user name from the container's /etc/passwd");
   c->add_option("-c,--cap", o.add_caps, "add a capability")->allow_extra_args(false);
+  c->add_option("-g,--additional-gids", gids, "add a supplementary group id (numeric); repeat for more")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->type_name("GID");
+  c->add_flag("--ignore-paused", o.ignore_paused, "exec in a paused container too (the process stays frozen until resume)");
   c->add_flag("--no-new-privs", o.no_new_privs, "set no_new_privs");
   c->add_flag("-d,--detach", o.detach, "detach from the process");
   c->add_option("--pid-file", o.pid_file, "write the process's pid to this file");
@@ -31,6 +42,14 @@ void register_exec(CLI::App& app, Globals& g) {
     init_logging(g);
     o.root = g.root;
     o.args = rest;
+    o.additional_gids.clear();
+    for (long long gid : gids) {
+      if (gid < 0 || gid > 0xfffffffeLL) {
+        g.exit_code = report_error(Error{0, "--additional-gids: '" + std::to_string(gid) + "' is not a valid gid"});
+        return;
+      }
+      o.additional_gids.push_back(static_cast<std::uint32_t>(gid));
+    }
     auto r = runtime::exec(o);
     g.exit_code = r ? *r : report_error(r.error());
   });

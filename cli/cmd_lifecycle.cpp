@@ -132,6 +132,7 @@ void register_lifecycle(CLI::App& app, Globals& g) {
   create->callback([&] {
     init_logging(g);
     create_f.o.root = g.root;
+    create_f.o.network.root = g.root;  // container:ID is looked up under the same --root
     create_f.o.systemd_cgroup = g.systemd_cgroup;
     auto r = runtime::create(create_f.o);
     g.exit_code = r ? 0 : fail_with(r.error());
@@ -146,6 +147,7 @@ void register_lifecycle(CLI::App& app, Globals& g) {
   run->callback([&] {
     init_logging(g);
     run_f.o.root = g.root;
+    run_f.o.network.root = g.root;  // container:ID is looked up under the same --root
     run_f.o.systemd_cgroup = g.systemd_cgroup;
     auto r = runtime::run(run_f.o, run_f.detach, run_f.keep);
     g.exit_code = r ? *r : fail_with(r.error());
@@ -154,7 +156,7 @@ void register_lifecycle(CLI::App& app, Globals& g) {
   // --- start ---
   static std::string start_id;
   auto* start = app.add_subcommand("start", "start a created container");
-  start->add_option("container-id", start_id)->required();
+  start->add_option("container-id", start_id, "the container's id")->required();
   start->callback([&] {
     init_logging(g);
     auto r = runtime::start(g.root, start_id);
@@ -164,7 +166,7 @@ void register_lifecycle(CLI::App& app, Globals& g) {
   // --- state ---
   static std::string state_id;
   auto* state = app.add_subcommand("state", "print the OCI state of a container");
-  state->add_option("container-id", state_id)->required();
+  state->add_option("container-id", state_id, "the container's id")->required();
   state->callback([&] {
     init_logging(g);
     auto st = runtime::load_live(g.root, state_id);
@@ -179,7 +181,7 @@ void register_lifecycle(CLI::App& app, Globals& g) {
   static std::string kill_id, kill_sig = "SIGTERM";
   static bool kill_all = false;
   auto* kill = app.add_subcommand("kill", "send a signal to the container's init (default SIGTERM)");
-  kill->add_option("container-id", kill_id)->required();
+  kill->add_option("container-id", kill_id, "the container's id")->required();
   kill->add_option("signal", kill_sig, "signal name or number");
   kill->add_flag("-a,--all", kill_all, "send the signal to every process of the container");
   kill->callback([&] {
@@ -197,7 +199,7 @@ void register_lifecycle(CLI::App& app, Globals& g) {
   static std::string del_id;
   static bool del_force = false;
   auto* del = app.add_subcommand("delete", "delete a container and everything it holds");
-  del->add_option("container-id", del_id)->required();
+  del->add_option("container-id", del_id, "the container's id")->required();
   del->add_flag("-f,--force", del_force, "kill the container first if it is running");
   del->callback([&] {
     init_logging(g);
@@ -247,12 +249,26 @@ void register_lifecycle(CLI::App& app, Globals& g) {
   static std::vector<std::string> ps_args;
   auto* ps = app.add_subcommand("ps", "list the processes of a container");
   ps->add_option("-f,--format", ps_format, "table or json")->check(CLI::IsMember({"table", "json"}));
-  ps->add_option("container-id", ps_id)->required();
-  ps->add_option("ps-args", ps_args, "arguments for ps(1)");
+  ps->add_option("container-id", ps_id, "the container's id")->required();
+  ps->add_option("ps-args", ps_args, "arguments for ps(1), after the id (default -ef)");
   ps->allow_extras(false);
+  // As runc: everything after the id goes to ps(1), options included (`ps ID -o pid,comm`).
+  ps->positionals_at_end();
   ps->callback([&] {
     init_logging(g);
-    g.exit_code = do_ps(g, ps_id, ps_format, ps_args);
+    std::vector<std::string> args = ps_args;
+    if (!args.empty() && args.front() == "--") args.erase(args.begin());
+    // `ps ID --format json` (the format after the id) kept working before ps arguments were
+    // taken after the id; ps(1) itself has no --format, nor -f with an argument.
+    std::string format = ps_format;
+    if (args.size() == 2 && (args[0] == "--format" || args[0] == "-f") && (args[1] == "json" || args[1] == "table")) {
+      format = args[1];
+      args.clear();
+    } else if (args.size() == 1 && (args[0] == "--format=json" || args[0] == "--format=table")) {
+      format = args[0].substr(9);
+      args.clear();
+    }
+    g.exit_code = do_ps(g, ps_id, format, args);
   });
 
   // --- spec ---

@@ -18,6 +18,11 @@ struct Globals {
   int exit_code = 0;
 };
 
+// The one error of every verb that would create or change a cgroup under --systemd-cgroup (the
+// same text as runtime::create's own check).
+inline constexpr const char* kSystemdCgroupRefused =
+    "--systemd-cgroup is not supported yet: vsrv manages cgroupfs directly; drop the flag";
+
 // Opens the --log file once; every verb callback calls it first.
 void init_logging(const Globals& g);
 // Prints the error, logs it, and returns the exit status to use (1, or 127/126 hints as runc).

@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
   app.add_option("--log", g.log, "append log messages to this file");
   app.add_option("--log-format", g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--debug", g.debug, "enable debug logging");
-  app.add_flag("--systemd-cgroup", g.systemd_cgroup, "use systemd for cgroups (not supported yet)");
+  app.add_flag("--systemd-cgroup", g.systemd_cgroup,
+               "use systemd for cgroups (not supported yet: refused by create, run and update)");
   static std::string criu_path, rootless;
   app.add_option("--criu", criu_path, "path to the criu binary (accepted for runc compatibility)");
   app.add_option("--rootless", rootless, "true|false|auto (accepted for runc compatibility)");
@@ -85,6 +86,16 @@ int main(int argc, char** argv) {
   cli::register_exec(app, g);
   cli::register_resources(app, g);
   cli::register_network(app, g);
+
+  // --systemd-cgroup: every verb that creates or changes a cgroup refuses it with one message,
+  // before doing anything; the verbs that only read state (state, list, ps, events, stats, ...)
+  // or act on a container's recorded cgroup ignore it, as runc does. Runs after parsing, before
+  // the verb's callback.
+  app.parse_complete_callback([&] {
+    if (!g.systemd_cgroup) return;
+    for (const char* verb : {"create", "run", "update"})
+      if (app.got_subcommand(verb)) throw CLI::RuntimeError(std::string(cli::kSystemdCgroupRefused), 1);
+  });
 
   auto args = normalize_args(argc, argv);
   // An unknown verb is an error even with --help: podman takes `checkpoint --help` exiting 0 as
@@ -116,6 +127,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {
+    log::init({g.log, g.log_format == "json", g.debug});
+    log::error(e.what());
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     log::init({g.log, g.log_format == "json", g.debug});
     log::error(e.what());

@@ -31,10 +31,20 @@ Result<int> parse_signal(const std::string& in) {
   for (auto [name, num] : table)
     if (s == name) return num;
   if (s.rfind("RTMIN", 0) == 0 || s.rfind("RTMAX", 0) == 0) {
-    int base = s[2] == 'M' && s[3] == 'I' ? SIGRTMIN : SIGRTMAX;
+    const bool min = s[3] == 'I';
+    const int base = min ? SIGRTMIN : SIGRTMAX;
     if (s.size() == 5) return base;
-    int off = std::atoi(s.c_str() + 5);
-    return base + off;
+    // RTMIN+n and RTMAX-n, n from 0 to SIGRTMAX-SIGRTMIN, as kill(1) and runc spell them.
+    const int span = SIGRTMAX - SIGRTMIN;
+    const std::string range = min ? "RTMIN+0 to RTMIN+" + std::to_string(span) : "RTMAX-0 to RTMAX-" + std::to_string(span);
+    const char sign = s[5];
+    const std::string digits = s.substr(6);
+    if ((sign != (min ? '+' : '-')) || digits.empty() || digits.size() > 4 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      return fail("invalid signal '" + in + "': expected " + range);
+    const int off = std::atoi(digits.c_str());
+    if (off > span) return fail("invalid signal '" + in + "': out of range, expected " + range);
+    return min ? base + off : base - off;
   }
   return fail("unknown signal '" + in + "'");
 }

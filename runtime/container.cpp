@@ -330,7 +330,10 @@ Result<void> kill(const std::string& root, const std::string& id, int sig, bool 
 
 Result<void> remove(const std::string& root, const std::string& id, bool force) {
   auto lk = lock(root, id);
-  if (!lk) return forward(std::move(lk.error()));
+  if (!lk) {
+    if (force && lk.error().errnum == ENOENT) return {};  // runc: delete --force of no container is a no-op
+    return forward(std::move(lk.error()));
+  }
   auto st = load_live(root, id);
   if (!st) {
     if (!force) return forward(std::move(st.error()));

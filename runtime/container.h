@@ -4,6 +4,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@ namespace vsrv::runtime {
 
 struct NetworkOptions {  // --network & co; empty mode = OCI behaviour (config namespaces as given)
   std::string mode, ip, mac, rate;
+  std::string root = "/run/vsrv";  // the global --root, where container:ID is looked up
   std::vector<std::string> publish;
 };
 
@@ -62,6 +64,8 @@ struct ExecOptions {
   std::string pid_file;
   std::string console_socket;
   int preserve_fds = 0;
+  std::vector<std::uint32_t> additional_gids;  // --additional-gids: appended to user.additionalGids
+  bool ignore_paused = false;  // --ignore-paused: exec into a paused container (the process starts frozen)
 };
 // Returns the exit status of the process (0 with detach).
 Result<int> exec(const ExecOptions& o);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/cgroup/manager.h"
+#include "runtime/network_glue.h"
 #include "runtime/sys/log.h"
 
 namespace vsrv::runtime {
@@ -144,6 +145,15 @@ Result<Usage> usage(const std::string& root, const std::string& id) {
   if (!cg) return forward(std::move(cg.error()));
   auto s = cg->stats();
   if (!s) return forward(std::move(s.error()), "stats '" + id + "'");
+  cgroup::Stats::Net n;
+  std::uint64_t c[4] = {};
+  if (NetworkGlue::counters_saved(st->network, n.name, c)) {
+    n.rx_bytes = c[0];
+    n.rx_packets = c[1];
+    n.tx_bytes = c[2];
+    n.tx_packets = c[3];
+    s->net.push_back(n);
+  }
   return Usage{*st, std::move(*s)};
 }
 

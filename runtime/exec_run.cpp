@@ -160,8 +160,9 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
 Result<int> exec(const ExecOptions& o) {
   auto st = load_live(o.root, o.id);
   if (!st) return forward(std::move(st.error()));
-  if (st->status == Status::Paused) return fail("cannot exec in a paused container '" + o.id + "'");
-  if (st->status != Status::Running && st->status != Status::Created)
+  if (st->status == Status::Paused && !o.ignore_paused)
+    return fail("cannot exec in a paused container '" + o.id + "' (resume it, or pass --ignore-paused)");
+  if (st->status != Status::Running && st->status != Status::Created && st->status != Status::Paused)
     return fail("cannot exec in container '" + o.id + "': it is " + status_name(st->status));
   auto spec = oci::parse_spec(st->config_json);
   if (!spec) return forward(std::move(spec.error()), "stored config");
@@ -181,6 +182,9 @@ Result<int> exec(const ExecOptions& o) {
     if (!o.cwd.empty()) proc.cwd = o.cwd;
     for (const auto& e : o.env) set_env(proc.env, e);
     VSRV_TRY(apply_user(o.user, st->pid, proc.user));
+    for (auto gid : o.additional_gids)
+      if (std::find(proc.user.additional_gids.begin(), proc.user.additional_gids.end(), gid) == proc.user.additional_gids.end())
+        proc.user.additional_gids.push_back(gid);
     if (!o.add_caps.empty()) {
       if (!proc.capabilities) proc.capabilities = oci::Capabilities{};
       add_caps(*proc.capabilities, o.add_caps);

@@ -56,8 +56,7 @@ Result<void> NetworkGlue::prepare(const NetworkOptions& o, oci::Spec& spec, cons
   // container:ID shares another container's stack: resolve to its init's netns path.
   if (req.mode.rfind("container:", 0) == 0) {
     std::string other = req.mode.substr(10);
-    const char* root = ::getenv("VSRV_ROOT");
-    auto st = load_live(root ? root : "/run/vsrv", other);
+    auto st = load_live(o.root.empty() ? std::string("/run/vsrv") : o.root, other);
     if (!st) return forward(std::move(st.error()), "--network");
     if (st->status != Status::Running && st->status != Status::Created)
       return fail("--network: container '" + other + "' is not running");
@@ -109,6 +108,20 @@ Result<void> NetworkGlue::release_saved(const std::string& json, const std::stri
   return net::release(*plan, id, net::Options{});
 }
 
+bool NetworkGlue::counters_saved(const std::string& json, std::string& name, std::uint64_t (&c)[4]) {
+  if (json.empty()) return false;
+  auto plan = net::Plan::from_json(json);
+  if (!plan) return false;
+  auto k = net::counters(*plan);
+  if (!k) return false;
+  name = "eth0";
+  c[0] = k->rx_bytes;
+  c[1] = k->rx_packets;
+  c[2] = k->tx_bytes;
+  c[3] = k->tx_packets;
+  return true;
+}
+
 #else
 
 Result<void> NetworkGlue::prepare(const NetworkOptions& o, oci::Spec&, const std::string&) {
@@ -121,6 +134,7 @@ Result<void> NetworkGlue::release() { return {}; }
 std::string NetworkGlue::to_json() const { return {}; }
 std::vector<std::pair<std::string, std::string>> NetworkGlue::bind_files() const { return {}; }
 Result<void> NetworkGlue::release_saved(const std::string&, const std::string&) { return {}; }
+bool NetworkGlue::counters_saved(const std::string&, std::string&, std::uint64_t (&)[4]) { return false; }
 
 #endif
 

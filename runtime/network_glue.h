@@ -5,6 +5,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -36,6 +37,9 @@ class NetworkGlue {
   std::vector<std::pair<std::string, std::string>> bind_files() const;
   void adjust_plan(struct ChildPlan&) const {}
   static Result<void> release_saved(const std::string& json, const std::string& id);
+  // rx/tx counters of the container's interface from the saved attachment (`stats`, `events`);
+  // false when vsrv made no interface (no --network, host, ns:PATH).
+  static bool counters_saved(const std::string& json, std::string& name, std::uint64_t (&c)[4]);
 
  private:
   std::unique_ptr<net::Plan> plan_;

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "runtime/cgroup/devices_bpf.h"
 #include "runtime/cgroup/hierarchy.h"
 #include "runtime/cgroup/manager.h"
 #include "runtime/cgroup/resources.h"
@@ -61,6 +62,7 @@ Result<void> make_dirs(const std::string& mount, const std::string& rel, std::ve
 
 // A new v1 cpuset cgroup starts with empty cpus/mems and refuses tasks: inherit the parent's.
 void seed_cpuset(const std::string& dir) {
+  if (dir.rfind('/') == std::string::npos) return;  // walked above "/": no parent to inherit from
   for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
     auto cur = sys::read_file(dir + "/" + f);
     if (cur && !trim(*cur).empty()) continue;
@@ -77,7 +79,7 @@ Layout layout_from(const std::string& s) { return s == "v2" ? Layout::V2 : s == 
 
 Result<Manager> Manager::resolve(const std::string& cgroups_path, const std::string& id) {
   auto h = discover();
-  if (!h) return forward(std::move(h.error()), "cgroup");
+  if (!h) return forward(std::move(h.error()));
   std::map<std::string, std::string> own;
   if (auto t = sys::read_file("/proc/self/cgroup"); t) own = parse_proc_cgroup(*t);
   return resolve_at(*h, cgroups_path, id, own);
@@ -152,7 +154,7 @@ Result<Manager> Manager::resolve_at(const Hierarchies& h, const std::string& cgr
     m.paths_["unified"] = h.unified + *rel;
     plan_dirs(h.unified, *rel);
   }
-  if (m.paths_.empty()) return fail("cgroup: no cgroup hierarchy is mounted");
+  if (m.paths_.empty()) return fail("no cgroup hierarchy is mounted (is /sys/fs/cgroup visible in this mount namespace?)");
   return m;
 }
 
@@ -309,7 +311,24 @@ Result<void> Manager::apply(const oci::Resources& r) const {
     writes.emplace_back(d + "/" + w.file, w.value);
   }
   std::vector<Undo> undo;
-  return write_all(writes, undo);
+  VSRV_TRY(write_all(writes, undo));
+  // Device rules on the unified hierarchy: an eBPF filter. Required on v2 (no devices controller);
+  // on hybrid the v1 controller already enforces them and the filter is a second, best-effort
+  // fence (it is what makes the v2 path run on v1/hybrid machines too).
+  if (!r.devices.empty() && paths_.count("unified")) {
+    sys::unique_fd opened;
+    int fd = v2_dir_.get();
+    if (fd < 0) {
+      opened.reset(::open(paths_.at("unified").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      fd = opened.get();
+    }
+    auto a = fd < 0 ? Result<void>(errno_error("open '" + paths_.at("unified") + "'")) : attach_device_filter(fd, r.devices);
+    if (!a && layout_ == Layout::V2) {
+      for (auto it = undo.rbegin(); it != undo.rend(); ++it) (void)sys::write_file(it->path, it->old);
+      return forward(std::move(a.error()));
+    }
+  }
+  return {};
 }
 
 Result<std::vector<pid_t>> Manager::pids() const {

@@ -286,7 +286,8 @@ Result<std::vector<CgroupWrite>> v2_writes(const oci::Resources& r, const std::s
     auto swap = v2_swap_value(m.swap.value_or(0), limit);
     if (!swap) return forward(std::move(swap.error()));
     // Swap before the limit, as runc: lowering both never passes through an invalid pair.
-    if (*swap != 0) w.push_back({"memory", "memory.swap.max", v2num(*swap)});
+    // swap == limit > 0 means no swap: write 0 (as runc), not "leave swap unlimited".
+    if (*swap != 0 || (m.swap && *m.swap > 0)) w.push_back({"memory", "memory.swap.max", v2num(*swap)});
     if (limit != 0) w.push_back({"memory", "memory.max", v2num(limit)});
     if (m.reservation && *m.reservation != 0)
       w.push_back({"memory", "memory.low", v2num(*m.reservation)});
