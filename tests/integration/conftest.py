@@ -25,7 +25,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = str(REPO / "build" / "cli" / "vsrv")
 VSRV_BIN = os.environ.get("VSRV_BIN", DEFAULT_BIN)
-BUSYBOX = "/bin/busybox"
+# Both can be overridden where the test machine has no busybox-static or gcc (scripts/device-v2.sh).
+BUSYBOX = os.environ.get("VSRV_BUSYBOX", "/bin/busybox")
+PREBUILT_PROBE = os.environ.get("VSRV_PROBE")
 APPLETS = ("sh ls cat sleep true false echo nc ip ping id env mkdir rm mount umount ps kill grep hostname "
            "uname readlink stat touch chmod wc head tail test printf ln cp mv sed tr dd sync").split()
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -193,6 +195,8 @@ def session_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def probe(session_dir):
+    if PREBUILT_PROBE:
+        return Path(PREBUILT_PROBE)
     if shutil.which("gcc") is None:
         pytest.skip("gcc not installed: cannot build tests/probe/probe.c")
     out = session_dir / "probe"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# scripts/device-pack.sh: packs what the cgroup v2 device machine (Ubuntu 24.04, no apt, no
+# network) needs to run vsrv's tests into .device/ (ignored by git; pass it as `carry`):
+# the vsrv binary and the shared libraries the device may lack, the unit-test binary, a static
+# probe, busybox-static, and pytest with its pure-Python dependencies. Then, on the device:
+#   bash scripts/device-v2.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build}
+out=.device
+rm -rf "$out" && mkdir -p "$out/lib" "$out/py"
+grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >> "$(git rev-parse --git-common-dir)/info/exclude"
+cp "$build/cli/vsrv" "$build/tests/vsrv_unit_tests" "$out/"
+# Every library but glibc's own: glibc is forward compatible (bookworm 2.36 < noble 2.39).
+for bin in "$build/cli/vsrv" "$build/tests/vsrv_unit_tests"; do
+  ldd "$bin" | awk '/=> \//{print $3}' | while read -r lib; do
+    case "$(basename "$lib")" in
+      libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libstdc++*|libgcc_s*) ;;  # the device has newer ones
+      *) cp -L "$lib" "$out/lib/" ;;
+    esac
+  done
+done
+gcc -static -O2 -o "$out/probe" tests/probe/probe.c
+cp /bin/busybox "$out/busybox"
+for m in pytest _pytest pluggy iniconfig packaging py.py; do
+  cp -r "/usr/lib/python3/dist-packages/$m" "$out/py/" 2>/dev/null || true
+done
+du -sh "$out"
