@@ -722,7 +722,7 @@ def render(result):
     m = result["machine"]
     head = (f"vsrv benchmark ({result['mode']} mode, {result['runs']} runs/row, interleaved) on "
             f"{m['nproc']} CPUs, kernel {m['kernel']}, host cgroups {m['cgroup_host']}, bench namespace "
-            f"{m['cgroup_bench']}\nruntimes: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()))
+            f"{m['cgroup_bench']}\nstate (--root) dirs: {result.get('state', '?')}\nruntimes: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()))
     fails = result.get("failures") or {}
     tail = "\nnotes:\n" + "\n".join(notes)
     if fails:
@@ -740,6 +740,18 @@ def cgroup_layout():
     if v1:
         return "v1"
     return "v2" if v2 else "none"
+
+
+def fstype(path):
+    """Filesystem type of the mount holding path (longest matching mount point)."""
+    path, best, typ = os.path.realpath(path), "", "?"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            mnt = parts[4]
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, typ = mnt, parts[parts.index("-") + 1]
+    return typ
 
 
 def version(binary):
@@ -766,12 +778,12 @@ def inner(a):
     bins = {"vsrv": a.vsrv, "runc": a.runc, "crun": a.crun}
     rts = []
     for n in RUNTIMES:
-        root = os.path.join(a.workdir, "state", n)
+        root = os.path.join(a.state_dir, n)
         os.makedirs(root, exist_ok=True)
         rts.append(Runtime(n, bins[n], root, runtime_spec(bins[n], a.workdir)))
     hybrid = None
     if host_fd is not None and a.host_hybrid:
-        root = os.path.join(a.workdir, "state", HYBRID)
+        root = os.path.join(a.state_dir, HYBRID)
         os.makedirs(root, exist_ok=True)
         hybrid = Runtime(HYBRID, a.vsrv, root, rts[0].base_spec, in_host_ns=True)
     variants = []
@@ -787,7 +799,7 @@ def inner(a):
                 binary = os.path.abspath(item)
                 desc.append(binary)
         name = f"1v{i + 1}"
-        root = os.path.join(a.workdir, "state", name)
+        root = os.path.join(a.state_dir, name)
         os.makedirs(root, exist_ok=True)
         rt = Runtime(name, binary, root, runtime_spec(binary, a.workdir), env=env)
         rt.label, rt.desc = label, " ".join(desc) or "as vsrv"
@@ -832,6 +844,9 @@ def outer(a):
     host_layout = cgroup_layout()
     unified = os.path.join(CG, "unified")
     host_hybrid = os.path.ismount(unified)
+    state_dir = os.path.join(workdir, "state")
+    if a.state_tmpfs:   # as on hosts where /run is a tmpfs; /dev/shm is one in both namespaces
+        state_dir = tempfile.mkdtemp(dir="/dev/shm", prefix="vsrvbench-state.")
     host_fd = os.open("/proc/self/ns/mnt", os.O_RDONLY)
     os.set_inheritable(host_fd, True)
     me = os.path.abspath(__file__)
@@ -840,7 +855,7 @@ def outer(a):
            "--throughput-rounds", str(a.throughput_rounds), "--mem-samples", str(a.mem_samples),
            "--rss-samples", str(a.rss_samples),
            "--limit-max", str(a.limit_max), "--limit-resolution", str(a.limit_resolution),
-           "--host-ns-fd", str(host_fd)] + (["--host-hybrid"] if host_hybrid else []) + \
+           "--host-ns-fd", str(host_fd), "--state-dir", state_dir] + (["--host-hybrid"] if host_hybrid else []) + \
           (["--only", a.only] if a.only else []) + \
           [x for v in (a.vsrv_variant or []) for x in ("--vsrv-variant", v)]
     # After the umount, /sys/fs/cgroup/unified is a plain directory of the host's /sys/fs/cgroup
@@ -861,9 +876,12 @@ def outer(a):
     finally:
         os.close(host_fd)
         remove_cgroups()   # host namespace: also /sys/fs/cgroup/unified/vsrvbench
+        if a.state_tmpfs:
+            shutil.rmtree(state_dir, ignore_errors=True)
     result = {
         "mode": "quick" if a.quick else "full",
         "runs": a.runs,
+        "state": f"{state_dir} ({fstype(state_dir if os.path.exists(state_dir) else '/dev/shm')})",
         "machine": {"nproc": os.cpu_count(), "kernel": platform.release(), "cgroup_host": host_layout,
                     "cgroup_bench": inner_res["cgroup_bench"]},
         "versions": {"vsrv": a.vsrv, "runc": version(a.runc), "crun": version(a.crun)},
@@ -903,6 +921,10 @@ def main():
                     help="also run row 1 for another vsrv binary and/or environment, interleaved "
                          "(e.g. nocb=VSRV_NO_CLONED_BINARY=1, before=/tmp/old/vsrv); repeatable")
     ap.add_argument("--only", help="comma-separated row ids to run (1,1x,2,3,4,5a,5b,5c,6,7)")
+    ap.add_argument("--state-tmpfs", action="store_true",
+                    help="put every runtime's --root on a tmpfs (/dev/shm), as on hosts whose /run is a tmpfs "
+                         "(default: the work dir under /tmp)")
+    ap.add_argument("--state-dir", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--host-ns-fd", type=int, help=argparse.SUPPRESS)
