@@ -81,7 +81,9 @@ class HostNs:
 
 
 @pytest.fixture
-def hostns(vsrv_bin, tmp_path):
+def hostns(vsrv_bin, tmp_path, bundle):
+    # Depends on `bundle` so it is torn down first: containers are deleted inside this netns with
+    # this state dir before bundle's own `delete --force` and leftover checks run.
     if shutil.which("nsenter") is None or shutil.which("ip") is None or shutil.which("nft") is None:
         pytest.skip("needs nsenter, ip (iproute2) and nft")
     name = f"vt-{uuid.uuid4().hex[:8]}"
