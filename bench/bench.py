@@ -143,7 +143,7 @@ class Spawner:
         self.host_ns_fd = host_ns_fd
         self.private_ns_fd = private_ns_fd
 
-    def spawn(self, argv, in_host_ns=False):
+    def spawn(self, argv, in_host_ns=False, env=None):
         fa = [
             (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
@@ -152,12 +152,12 @@ class Spawner:
         if in_host_ns:
             setns(self.host_ns_fd)
         try:
-            return os.posix_spawn(argv[0], argv, os.environ, file_actions=fa)
+            return os.posix_spawn(argv[0], argv, env or os.environ, file_actions=fa)
         finally:
             if in_host_ns:
                 setns(self.private_ns_fd)
 
-    def timed(self, argv, in_host_ns=False, timeout=60.0):
+    def timed(self, argv, in_host_ns=False, timeout=60.0, env=None):
         """Returns (seconds, exit code or -signal, ru_maxrss KiB)."""
         if in_host_ns:
             setns(self.host_ns_fd)
@@ -168,7 +168,7 @@ class Spawner:
         ]
         try:
             t0 = time.perf_counter_ns()
-            pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=fa)
+            pid = os.posix_spawn(argv[0], argv, env or os.environ, file_actions=fa)
         finally:
             if in_host_ns:
                 setns(self.private_ns_fd)
@@ -210,10 +210,11 @@ def build_rootfs(path):
 
 
 class Runtime:
-    def __init__(self, name, binary, root, base_spec, in_host_ns=False):
+    def __init__(self, name, binary, root, base_spec, in_host_ns=False, env=None):
         self.name, self.binary, self.root = name, binary, root
         self.base_spec = base_spec
         self.in_host_ns = in_host_ns
+        self.env = env   # None: the harness's environment
 
     def cmd(self, *args):
         return [self.binary, "--root", self.root] + [str(a) for a in args]
@@ -313,10 +314,11 @@ def summary(samples):
 
 
 class Bench:
-    def __init__(self, args, runtimes, hybrid, sp, bundles):
+    def __init__(self, args, runtimes, hybrid, sp, bundles, variants=()):
         self.a = args
         self.rts = runtimes            # list of Runtime in interleave order
         self.hybrid = hybrid           # Runtime or None
+        self.variants = list(variants)  # extra vsrv builds/environments, interleaved in row 1
         self.sp = sp
         self.b = bundles
         self.rows = {}                 # row id -> {"title", "cells": {rt: summary|str}, "note"}
@@ -349,13 +351,13 @@ class Bench:
 
     # -- row 1 / 1h / 5a ------------------------------------------------------------------------
     def row_run(self):
-        order = self.rts + ([self.hybrid] if self.hybrid else [])
+        order = self.rts + ([self.hybrid] if self.hybrid else []) + self.variants
         t = {rt.name: [] for rt in order}
         for i in range(self.a.warmup + self.a.runs):
             for rt in order:
                 cid = self.cid(rt, "run")
                 bundle = self.b.make(rt, cid)
-                dt, rc, _ = self.sp.timed(rt.cmd("run", "-b", bundle, cid), in_host_ns=rt.in_host_ns)
+                dt, rc, _ = self.sp.timed(rt.cmd("run", "-b", bundle, cid), in_host_ns=rt.in_host_ns, env=rt.env)
                 if rc != 0:
                     self.fail(rt, f"run (rc {rc})")
                     self.cleanup(rt, cid)
@@ -369,6 +371,9 @@ class Bench:
                          note="vsrv column: vsrv outside the private namespace (cgroup v1 + unified); ratios vs crun/runc of row 1")
         else:
             self.set_row("1h", "n/a (no /sys/fs/cgroup/unified on this machine)")
+        for v in self.variants:
+            self.set_row(v.name, {"vsrv": summary(t[v.name])}, title=f"run /bin/true, vsrv variant {v.label} [ms]",
+                         note=f"vsrv column: {v.desc}; ratios vs crun/runc of row 1")
 
     # -- row 5a: peak RSS -------------------------------------------------------------------------------
     def row_rss(self):
@@ -675,10 +680,13 @@ def render(result):
     names = list(RUNTIMES)
     hdr = ["row", "what"] + [f"{n} med [min-max]" for n in names] + ["vsrv/crun", "vsrv/runc"]
     lines = [hdr]
-    for rid in ROW_ORDER:
+    order = list(ROW_ORDER)
+    extra = [k for k in rows if k.startswith("1v")]
+    order[order.index("1h") + 1:order.index("1h") + 1] = extra
+    for rid in order:
         r = rows.get(rid)
         if r is None:
-            lines.append([rid, ROW_TITLES[rid], "n/a (not run)"])
+            lines.append([rid, ROW_TITLES[rid].replace("{n}", "100"), "n/a (not run)"])
             continue
         if isinstance(r["cells"], str):
             lines.append([rid, r["title"], r["cells"]])
@@ -688,12 +696,12 @@ def render(result):
         for n in names:
             c = cells.get(n)
             if c is None:
-                row.append("-" if rid in ("1h", "6") else "failed")
+                row.append("-" if rid in ("1h", "6") or rid.startswith("1v") else "failed")
             elif isinstance(c, str):
                 row.append(c)
             else:
                 row.append(f"{fmt(c['median'])} [{fmt(c['min'])}-{fmt(c['max'])}]")
-        ref = rows["1"]["cells"] if rid == "1h" and isinstance(rows.get("1", {}).get("cells"), dict) else cells
+        ref = rows["1"]["cells"] if (rid == "1h" or rid.startswith("1v")) and isinstance(rows.get("1", {}).get("cells"), dict) else cells
         v = cells.get("vsrv")
         for other in ("crun", "runc"):
             o = ref.get(other)
@@ -710,11 +718,11 @@ def render(result):
         else:
             out.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(l)).rstrip())
     out.insert(1, "-" * len(out[0]))
-    notes = [f"  {rid}: {rows[rid]['note']}" for rid in ROW_ORDER if rid in rows and rows[rid].get("note")]
+    notes = [f"  {rid}: {rows[rid]['note']}" for rid in order if rid in rows and rows[rid].get("note")]
     m = result["machine"]
     head = (f"vsrv benchmark ({result['mode']} mode, {result['runs']} runs/row, interleaved) on "
             f"{m['nproc']} CPUs, kernel {m['kernel']}, host cgroups {m['cgroup_host']}, bench namespace "
-            f"{m['cgroup_bench']}\nruntimes: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()))
+            f"{m['cgroup_bench']}\nstate (--root) dirs: {result.get('state', '?')}\nruntimes: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()))
     fails = result.get("failures") or {}
     tail = "\nnotes:\n" + "\n".join(notes)
     if fails:
@@ -732,6 +740,18 @@ def cgroup_layout():
     if v1:
         return "v1"
     return "v2" if v2 else "none"
+
+
+def fstype(path):
+    """Filesystem type of the mount holding path (longest matching mount point)."""
+    path, best, typ = os.path.realpath(path), "", "?"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            mnt = parts[4]
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, typ = mnt, parts[parts.index("-") + 1]
+    return typ
 
 
 def version(binary):
@@ -758,16 +778,34 @@ def inner(a):
     bins = {"vsrv": a.vsrv, "runc": a.runc, "crun": a.crun}
     rts = []
     for n in RUNTIMES:
-        root = os.path.join(a.workdir, "state", n)
+        root = os.path.join(a.state_dir, n)
         os.makedirs(root, exist_ok=True)
         rts.append(Runtime(n, bins[n], root, runtime_spec(bins[n], a.workdir)))
     hybrid = None
     if host_fd is not None and a.host_hybrid:
-        root = os.path.join(a.workdir, "state", HYBRID)
+        root = os.path.join(a.state_dir, HYBRID)
         os.makedirs(root, exist_ok=True)
         hybrid = Runtime(HYBRID, a.vsrv, root, rts[0].base_spec, in_host_ns=True)
+    variants = []
+    for i, v in enumerate(a.vsrv_variant or []):
+        label, _, spec = v.partition("=")
+        binary, env, desc = a.vsrv, dict(os.environ), []
+        for item in filter(None, spec.split(",")):
+            if "=" in item:
+                k, _, val = item.partition("=")
+                env[k] = val
+                desc.append(item)
+            else:
+                binary = os.path.abspath(item)
+                desc.append(binary)
+        name = f"1v{i + 1}"
+        root = os.path.join(a.state_dir, name)
+        os.makedirs(root, exist_ok=True)
+        rt = Runtime(name, binary, root, runtime_spec(binary, a.workdir), env=env)
+        rt.label, rt.desc = label, " ".join(desc) or "as vsrv"
+        variants.append(rt)
     bundles = Bundles(a.workdir, os.path.join(a.workdir, "rootfs"))
-    b = Bench(a, rts, hybrid, sp, bundles)
+    b = Bench(a, rts, hybrid, sp, bundles, variants)
     steps = [("1 run", b.row_run), ("1x hyperfine", b.row_hyperfine), ("2 create/start/delete", b.row_lifecycle),
              ("3 throughput", b.row_throughput), ("4 exec", b.row_exec), ("5a peak RSS", b.row_rss), ("5b charged memory", b.row_charged),
              ("5c smallest limit", b.row_min_limit), ("6 network", b.row_network), ("7 checkpoint", b.row_checkpoint)]
@@ -806,6 +844,9 @@ def outer(a):
     host_layout = cgroup_layout()
     unified = os.path.join(CG, "unified")
     host_hybrid = os.path.ismount(unified)
+    state_dir = os.path.join(workdir, "state")
+    if a.state_tmpfs:   # as on hosts where /run is a tmpfs; /dev/shm is one in both namespaces
+        state_dir = tempfile.mkdtemp(dir="/dev/shm", prefix="vsrvbench-state.")
     host_fd = os.open("/proc/self/ns/mnt", os.O_RDONLY)
     os.set_inheritable(host_fd, True)
     me = os.path.abspath(__file__)
@@ -814,9 +855,16 @@ def outer(a):
            "--throughput-rounds", str(a.throughput_rounds), "--mem-samples", str(a.mem_samples),
            "--rss-samples", str(a.rss_samples),
            "--limit-max", str(a.limit_max), "--limit-resolution", str(a.limit_resolution),
-           "--host-ns-fd", str(host_fd)] + (["--host-hybrid"] if host_hybrid else []) + \
-          (["--only", a.only] if a.only else [])
-    script = ('if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified || exit 97; fi; '
+           "--host-ns-fd", str(host_fd), "--state-dir", state_dir] + (["--host-hybrid"] if host_hybrid else []) + \
+          (["--only", a.only] if a.only else []) + \
+          [x for v in (a.vsrv_variant or []) for x in ("--vsrv-variant", v)]
+    # After the umount, /sys/fs/cgroup/unified is a plain directory of the host's /sys/fs/cgroup
+    # tmpfs, and crun (which maps the "0::" line of /proc/self/cgroup there) creates
+    # vsrvbench/<id>/cgroup.procs files in it that outlive the namespace, hidden under the host's
+    # cgroup2 mount. A private empty tmpfs on that directory looks the same to every runtime (not
+    # cgroup2: crun still sees the legacy layout) and vanishes with the namespace.
+    script = ('if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified || exit 97; '
+              'mount -t tmpfs -o size=4m,mode=755 vsrvbench /sys/fs/cgroup/unified || exit 98; fi; '
               'exec "$@"')
     argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", sys.executable, me, "--inner"] + fwd
     try:
@@ -828,9 +876,12 @@ def outer(a):
     finally:
         os.close(host_fd)
         remove_cgroups()   # host namespace: also /sys/fs/cgroup/unified/vsrvbench
+        if a.state_tmpfs:
+            shutil.rmtree(state_dir, ignore_errors=True)
     result = {
         "mode": "quick" if a.quick else "full",
         "runs": a.runs,
+        "state": f"{state_dir} ({fstype(state_dir if os.path.exists(state_dir) else '/dev/shm')})",
         "machine": {"nproc": os.cpu_count(), "kernel": platform.release(), "cgroup_host": host_layout,
                     "cgroup_bench": inner_res["cgroup_bench"]},
         "versions": {"vsrv": a.vsrv, "runc": version(a.runc), "crun": version(a.crun)},
@@ -866,7 +917,14 @@ def main():
     ap.add_argument("--runc", default=shutil.which("runc") or "/usr/sbin/runc")
     ap.add_argument("--crun", default=shutil.which("crun") or "/usr/bin/crun")
     ap.add_argument("--json", help="also write the results as JSON here")
+    ap.add_argument("--vsrv-variant", action="append", metavar="LABEL=[PATH][,VAR=VAL...]",
+                    help="also run row 1 for another vsrv binary and/or environment, interleaved "
+                         "(e.g. nocb=VSRV_NO_CLONED_BINARY=1, before=/tmp/old/vsrv); repeatable")
     ap.add_argument("--only", help="comma-separated row ids to run (1,1x,2,3,4,5a,5b,5c,6,7)")
+    ap.add_argument("--state-tmpfs", action="store_true",
+                    help="put every runtime's --root on a tmpfs (/dev/shm), as on hosts whose /run is a tmpfs "
+                         "(default: the work dir under /tmp)")
+    ap.add_argument("--state-dir", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--host-ns-fd", type=int, help=argparse.SUPPRESS)

@@ -94,6 +94,28 @@ Holder self_holder() {
   return h;
 }
 
+namespace {
+// Atomic replace (temp + rename) without fsync: after a power loss every holder's start time is
+// stale, so all leases are reclaimed anyway; durability would only cost time on the start path.
+Result<void> replace_file(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    auto fd = sys::open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (!fd) return forward(std::move(fd.error()));
+    if (auto r = sys::write_all(*fd, data); !r) {
+      ::unlink(tmp.c_str());
+      return forward(std::move(r.error()), "write '" + tmp + "'");
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) < 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return make_error(e, "rename '" + tmp + "'");
+  }
+  return {};
+}
+}  // namespace
+
 Result<void> with_pool(const std::string& state_dir, const std::string& network, Cidr4 subnet, uint32_t gateway,
                        const std::function<Result<bool>(Pool&)>& fn) {
   std::string dir = state_dir + "/ipam";
@@ -113,7 +135,7 @@ Result<void> with_pool(const std::string& state_dir, const std::string& network,
   }
   auto changed = fn(pool);
   if (!changed) return forward(std::move(changed.error()));
-  if (*changed) VSRV_TRYC(sys::write_file_atomic(path, pool_to_json(pool), 0600), "ipam");
+  if (*changed) VSRV_TRYC(replace_file(path, pool_to_json(pool)), "ipam");
   return {};
 }
 

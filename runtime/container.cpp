@@ -141,7 +141,7 @@ Result<Created> create(const CreateOptions& o) {
     seccomp = std::move(*prog);
   }
   NetworkGlue net;
-  VSRV_TRY(net.prepare(o.network, *spec, o.id));
+  VSRV_TRY(net.prepare(o.network, *spec, o.id, o.root));
 
   // --- from here on, everything made is undone by Rollback on failure ---
   auto lock = create_dir_locked(o.root, o.id);

@@ -34,7 +34,8 @@ void set_netns(oci::Spec& spec, net::Plan::Ns ns, const std::string& path) {
 }
 }  // namespace
 
-Result<void> NetworkGlue::prepare(const NetworkOptions& o, oci::Spec& spec, const std::string& id) {
+Result<void> NetworkGlue::prepare(const NetworkOptions& o, oci::Spec& spec, const std::string& id,
+                                  const std::string& root) {
   id_ = id;
   hostname_ = spec.hostname.empty() ? id : spec.hostname;
   net::Request req;
@@ -124,7 +125,7 @@ bool NetworkGlue::counters_saved(const std::string& json, std::string& name, std
 
 #else
 
-Result<void> NetworkGlue::prepare(const NetworkOptions& o, oci::Spec&, const std::string&) {
+Result<void> NetworkGlue::prepare(const NetworkOptions& o, oci::Spec&, const std::string&, const std::string&) {
   if (!o.mode.empty() || !o.ip.empty() || !o.publish.empty()) return fail("--network: not built into this vsrv");
   return {};
 }

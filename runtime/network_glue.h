@@ -27,7 +27,9 @@ class NetworkGlue {
   NetworkGlue();
   ~NetworkGlue();
   // Parses and validates the request, adjusts spec.linux.namespaces. No side effects.
-  Result<void> prepare(const NetworkOptions& o, oci::Spec& spec, const std::string& id);
+  // `root` is the state root (--root) in which container:ID is looked up.
+  Result<void> prepare(const NetworkOptions& o, oci::Spec& spec, const std::string& id,
+                       const std::string& root = "/run/vsrv");
   // IPAM lease and generated files.
   Result<void> allocate();
   // veth/bridge/NAT for the init `pid` (its network namespace exists now).

@@ -81,7 +81,9 @@ class HostNs:
 
 
 @pytest.fixture
-def hostns(vsrv_bin, tmp_path):
+def hostns(vsrv_bin, tmp_path, bundle):
+    # Depends on `bundle` so it is torn down first: containers are deleted inside this netns with
+    # this state dir before bundle's own `delete --force` and leftover checks run.
     if shutil.which("nsenter") is None or shutil.which("ip") is None or shutil.which("nft") is None:
         pytest.skip("needs nsenter, ip (iproute2) and nft")
     name = f"vt-{uuid.uuid4().hex[:8]}"
@@ -324,3 +326,18 @@ def test_ipv6_subnet(hostns, bundle):
     out = hostns.exec(b, "ip", "addr", "show", "eth0").out
     assert "fd00:96::2/64" in out and "mtu 1400" in out, out
     assert "default via fd00:96::1" in hostns.exec(b, "ip", "-6", "route").out
+
+
+def test_container_and_ns_modes_join_existing_stacks(hostns, bundle):
+    a = server_bundle(bundle, ["sleep", "1000"])
+    hostns.run_server(a, "--network", "bridge")
+    ip_a = hostns.ip_of(a)
+    b = bundle(args=["ip", "-4", "-o", "addr"], root=a.root)
+    r = hostns.vsrv("run", "--bundle", b.path, "--network", f"container:{a.id}", b.id, root=b.root)
+    assert r.rc == 0 and ip_a in r.out, r
+    # ns:PATH joins a netns by path (here the test's own "host" netns, which has vsrv0).
+    c = bundle(args=["ip", "-o", "link"])
+    r = hostns.vsrv("run", "--bundle", c.path, "--network", f"ns:/run/netns/{hostns.name}", c.id, root=c.root)
+    assert r.rc == 0 and "vsrv0" in r.out, r
+    r = hostns.vsrv("run", "--bundle", c.path, "--network", "container:nosuch", c.id, root=c.root)
+    assert r.rc != 0 and "nosuch" in r.err, r
