@@ -132,7 +132,6 @@ void register_lifecycle(CLI::App& app, Globals& g) {
   create->callback([&] {
     init_logging(g);
     create_f.o.root = g.root;
-    create_f.o.network.root = g.root;  // container:ID is looked up under the same --root
     create_f.o.systemd_cgroup = g.systemd_cgroup;
     auto r = runtime::create(create_f.o);
     g.exit_code = r ? 0 : fail_with(r.error());
@@ -147,7 +146,6 @@ void register_lifecycle(CLI::App& app, Globals& g) {
   run->callback([&] {
     init_logging(g);
     run_f.o.root = g.root;
-    run_f.o.network.root = g.root;  // container:ID is looked up under the same --root
     run_f.o.systemd_cgroup = g.systemd_cgroup;
     auto r = runtime::run(run_f.o, run_f.detach, run_f.keep);
     g.exit_code = r ? *r : fail_with(r.error());

@@ -17,7 +17,6 @@ namespace vsrv::runtime {
 
 struct NetworkOptions {  // --network & co; empty mode = OCI behaviour (config namespaces as given)
   std::string mode, ip, mac, rate;
-  std::string root = "/run/vsrv";  // the global --root, where container:ID is looked up
   std::vector<std::string> publish;
 };
 

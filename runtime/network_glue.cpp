@@ -57,7 +57,7 @@ Result<void> NetworkGlue::prepare(const NetworkOptions& o, oci::Spec& spec, cons
   // container:ID shares another container's stack: resolve to its init's netns path.
   if (req.mode.rfind("container:", 0) == 0) {
     std::string other = req.mode.substr(10);
-    auto st = load_live(o.root.empty() ? std::string("/run/vsrv") : o.root, other);
+    auto st = load_live(root, other);
     if (!st) return forward(std::move(st.error()), "--network");
     if (st->status != Status::Running && st->status != Status::Created)
       return fail("--network: container '" + other + "' is not running");
