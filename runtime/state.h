@@ -1,6 +1,6 @@
 // runtime/state.h: the on-disk state of one container, <root>/<id>/state.json.
 // There is no daemon: every vsrv command reads this file. Writers hold an exclusive flock on
-// <root>/<id>/lock and replace state.json atomically (write temp, fsync, rename), so concurrent
+// <root>/<id>/lock and replace state.json atomically (write temp, rename), so concurrent
 // commands never see half a file. The init's pid is stored with its start time (field 22 of
 // /proc/<pid>/stat) so a recycled pid is never mistaken for the container.
 #pragma once

@@ -110,11 +110,10 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
       ::unlink(tmp.c_str());
       return forward(std::move(r.error()), "write '" + tmp + "'");
     }
-    if (::fsync(fd->get()) < 0) {
-      int e = errno;
-      ::unlink(tmp.c_str());
-      return make_error(e, "fsync '" + tmp + "'");
-    }
+    // No fsync: rename gives readers all-or-nothing, which is what concurrent vsrv commands need.
+    // Durability across power loss buys nothing for runtime state (the containers die with the
+    // machine, and /run is a tmpfs), while an fsync on a disk-backed --root forces a journal
+    // commit that also stalls the container's own execve (atime update) by 10-40 ms.
   }
   if (::rename(tmp.c_str(), path.c_str()) < 0) {
     int e = errno;

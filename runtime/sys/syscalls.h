@@ -39,7 +39,7 @@ Result<std::string> read_file(const std::string& path);
 Result<std::string> read_fd(borrowed_fd fd);
 Result<void> write_file(const std::string& path, std::string_view data, int flags = O_WRONLY | O_TRUNC);
 Result<void> write_all(borrowed_fd fd, std::string_view data);
-// Writes to a temporary in the same directory, fsyncs, renames over `path` (atomic replace).
+// Writes to a temporary in the same directory and renames it over `path` (atomic replace; no fsync).
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0600);
 Result<void> mkdir_p(const std::string& path, mode_t mode = 0755);
 
