@@ -521,9 +521,9 @@ class Bench:
     def start_sleeper(self, rt, tag, memory_limit=None):
         cid = self.cid(rt, tag)
         bundle = self.b.make(rt, cid, args=("/bin/sleep", "100000"), memory_limit=memory_limit)
-        _, rc, _ = self.sp.timed(rt.cmd("create", "-b", bundle, cid))
+        _, rc, _ = self.sp.timed(rt.cmd("create", "-b", bundle, cid), env=rt.env)
         if rc == 0:
-            _, rc, _ = self.sp.timed(rt.cmd("start", cid))
+            _, rc, _ = self.sp.timed(rt.cmd("start", cid), env=rt.env)
         if rc != 0:
             self.fail(rt, f"{tag}: create/start of a sleep container (rc {rc})")
             self.cleanup(rt, cid)
@@ -531,24 +531,29 @@ class Bench:
         return cid
 
     def row_exec(self):
-        res = {rt.name: [] for rt in self.rts}
-        cids = {rt.name: self.start_sleeper(rt, "exec") for rt in self.rts}
+        order = self.rts + self.variants
+        res = {rt.name: [] for rt in order}
+        cids = {rt.name: self.start_sleeper(rt, "exec") for rt in order}
         try:
             for i in range(self.a.warmup + self.a.runs):
-                for rt in self.rts:
+                for rt in order:
                     cid = cids[rt.name]
                     if cid is None:
                         continue
-                    dt, rc, _ = self.sp.timed(rt.cmd("exec", cid, "/bin/true"))
+                    dt, rc, _ = self.sp.timed(rt.cmd("exec", cid, "/bin/true"), env=rt.env)
                     if rc != 0:
                         self.fail(rt, f"exec (rc {rc})")
                     elif i >= self.a.warmup:
                         res[rt.name].append(dt * 1e3)
         finally:
-            for rt in self.rts:
+            for rt in order:
                 if cids[rt.name]:
                     self.cleanup(rt, cids[rt.name])
         self.set_row("4", {r.name: summary(res[r.name]) for r in self.rts})
+        for v in self.variants:
+            rid = "4" + v.name[1:]   # 1v2 -> 4v2
+            self.set_row(rid, {"vsrv": summary(res[v.name])}, title=f"exec /bin/true, vsrv variant {v.label} [ms]",
+                         note=f"vsrv column: {v.desc}; ratios vs crun/runc of row 4")
 
     def row_charged(self):
         res = {rt.name: [] for rt in self.rts}
@@ -703,6 +708,8 @@ def render(result):
     order = list(ROW_ORDER)
     extra = [k for k in rows if k.startswith("1v")]
     order[order.index("1h") + 1:order.index("1h") + 1] = extra
+    extra4 = [k for k in rows if k.startswith("4v")]
+    order[order.index("4") + 1:order.index("4") + 1] = extra4
     for rid in order:
         r = rows.get(rid)
         if r is None:
@@ -716,12 +723,14 @@ def render(result):
         for n in names:
             c = cells.get(n)
             if c is None:
-                row.append("-" if rid in ("1h", "6") or rid.startswith("1v") else "failed")
+                row.append("-" if rid in ("1h", "6") or rid[1:2] == "v" else "failed")
             elif isinstance(c, str):
                 row.append(c)
             else:
                 row.append(f"{fmt(c['median'])} [{fmt(c['min'])}-{fmt(c['max'])}]")
-        ref = rows["1"]["cells"] if (rid == "1h" or rid.startswith("1v")) and isinstance(rows.get("1", {}).get("cells"), dict) else cells
+        base = "4" if rid.startswith("4v") else "1"
+        ref = rows[base]["cells"] if (rid == "1h" or rid[1:2] == "v") and isinstance(rows.get(base, {}).get("cells"), dict) \
+            else cells
         v = cells.get("vsrv")
         for other in ("crun", "runc"):
             o = ref.get(other)
@@ -938,7 +947,7 @@ def main():
     ap.add_argument("--crun", default=shutil.which("crun") or "/usr/bin/crun")
     ap.add_argument("--json", help="also write the results as JSON here")
     ap.add_argument("--vsrv-variant", action="append", metavar="LABEL=[PATH][,VAR=VAL...]",
-                    help="also run row 1 for another vsrv binary and/or environment, interleaved "
+                    help="also run rows 1 and 4 for another vsrv binary and/or environment, interleaved "
                          "(e.g. nocb=VSRV_NO_CLONED_BINARY=1, before=/tmp/old/vsrv); repeatable")
     ap.add_argument("--only", help="comma-separated row ids to run (1,1x,2,3,4,5a,5b,5c,6,7)")
     ap.add_argument("--state-tmpfs", action="store_true",
