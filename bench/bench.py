@@ -308,6 +308,15 @@ def read_int(path):
 # Statistics and rows
 
 
+def rotated(seq, i):
+    """Round i's order: A B C, then B C A, then C A B, ... Still interleaved, and every runtime
+    follows every other equally often, so none always pays for the asynchronous teardown (netns,
+    cgroup, mount namespace cleanup in kworkers) of one particular predecessor."""
+    seq = list(seq)
+    k = i % len(seq) if seq else 0
+    return seq[k:] + seq[:k]
+
+
 def summary(samples):
     if not samples:
         return None
@@ -355,7 +364,7 @@ class Bench:
         order = self.rts + ([self.hybrid] if self.hybrid else []) + self.variants
         t = {rt.name: [] for rt in order}
         for i in range(self.a.warmup + self.a.runs):
-            for rt in order:
+            for rt in rotated(order, i):
                 cid = self.cid(rt, "run")
                 bundle = self.b.make(rt, cid)
                 dt, rc, _ = self.sp.timed(rt.cmd("run", "-b", bundle, cid), in_host_ns=rt.in_host_ns, env=rt.env)
@@ -387,7 +396,7 @@ class Bench:
             return
         res = {rt.name: [] for rt in self.rts}
         for i in range(self.a.rss_samples):
-            for rt in self.rts:
+            for rt in rotated(self.rts, i):
                 cid = self.cid(rt, "rss")
                 bundle = self.b.make(rt, cid)
                 out = os.path.join(self.b.dir, cid, "maxrss")
@@ -440,7 +449,7 @@ class Bench:
         tot = {rt.name: [] for rt in self.rts}
         parts = {rt.name: {"create": [], "start": [], "delete": []} for rt in self.rts}
         for i in range(self.a.warmup + self.a.runs):
-            for rt in self.rts:
+            for rt in rotated(self.rts, i):
                 cid = self.cid(rt, "csd")
                 bundle = self.b.make(rt, cid)
                 pidfile = os.path.join(self.b.dir, cid, "init.pid")
@@ -490,7 +499,7 @@ class Bench:
         n, inflight = self.a.throughput_n, 8
         res = {rt.name: [] for rt in self.rts}
         for rnd in range(self.a.throughput_rounds):
-            for rt in self.rts:
+            for rt in rotated(self.rts, rnd):
                 cids = [self.cid(rt, "tp") for _ in range(n)]
                 bundles = [self.b.make(rt, c) for c in cids]
                 running, nxt, ok = {}, 0, 0
@@ -536,7 +545,7 @@ class Bench:
         cids = {rt.name: self.start_sleeper(rt, "exec") for rt in order}
         try:
             for i in range(self.a.warmup + self.a.runs):
-                for rt in order:
+                for rt in rotated(order, i):
                     cid = cids[rt.name]
                     if cid is None:
                         continue
@@ -558,7 +567,7 @@ class Bench:
     def row_charged(self):
         res = {rt.name: [] for rt in self.rts}
         for i in range(self.a.mem_samples):
-            for rt in self.rts:
+            for rt in rotated(self.rts, i):
                 cid = self.start_sleeper(rt, "mem")
                 if cid is None:
                     continue
@@ -667,7 +676,7 @@ class Bench:
             return
         res = {rt.name: [] for rt in self.rts}
         for i in range(max(2, self.a.runs // 10)):
-            for rt in self.rts:
+            for rt in rotated(self.rts, i):
                 cid = self.start_sleeper(rt, "ckpt")
                 if cid is None:
                     continue
