@@ -63,8 +63,11 @@ bool execs_into_container(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace vsrv;
-  if (execs_into_container(argc, argv) && !::getenv("VSRV_NO_CLONED_BINARY") && !sys::running_from_sealed_copy())
-    sys::reexec_from_sealed_copy(argv);  // returns only if it could not (then carry on unprotected)
+  if (execs_into_container(argc, argv) && !::getenv("VSRV_NO_CLONED_BINARY") && !sys::running_from_sealed_copy()) {
+    // VSRV_SEALED_MEMFD=1 forces the older copy (bench/ compares the two).
+    if (!::getenv("VSRV_SEALED_MEMFD")) sys::reexec_from_readonly_mount(argv);  // each returns only if it could not
+    sys::reexec_from_sealed_copy(argv);     // (then carry on unprotected)
+  }
   // Writes to a closed pipe (hook stdin, console socket) must fail with EPIPE, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
   cli::Globals g;

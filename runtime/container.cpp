@@ -43,6 +43,8 @@ std::string now_rfc3339() {
 }
 
 std::string owner_name() {
+  // root is root everywhere: skip NSS (nsswitch.conf, passwd) on the create path.
+  if (::geteuid() == 0) return "root";
   struct passwd* pw = ::getpwuid(::geteuid());
   return pw ? pw->pw_name : std::to_string(::geteuid());
 }
