@@ -5,10 +5,12 @@ The outer process (no --inner) builds a tiny static rootfs from /bin/busybox, op
 the host's mount namespace and re-executes itself with --inner inside ONE private mount namespace
 where /sys/fs/cgroup/unified is unmounted (crun refuses the hybrid layout):
 
-    unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified; exec bench.py --inner ...'
+    unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified; mount -t tmpfs ... \
+        /sys/fs/cgroup/unified; exec bench.py --inner ...'
 
-Everything is measured by the inner process, interleaved (A B C A B C ...), so all runtimes see
-the same cgroups and the same machine noise. The "vsrv on the real hybrid layout" row is
+(the tmpfs keeps crun's stray cgroup.procs files off the host's /sys/fs/cgroup tmpfs).
+Everything is measured by the inner process, interleaved (A B C, B C A, C A B, ...: rotated each
+round), so all runtimes see the same cgroups and the same machine noise. The "vsrv on the real hybrid layout" row is
 interleaved too: the inner process setns()es back into the host mount namespace (outside the
 timed region) just before spawning that vsrv, and returns afterwards.
 
@@ -20,6 +22,7 @@ runtime's `state`.
 Rows (ids are stable; tests/integration/test_bench.py checks them):
   1   run /bin/true, sequential                                   ms
   1h  run /bin/true, vsrv on the host's hybrid cgroups             ms (vsrv column only)
+  1vN, 4vN  rows 1 and 4 for each --vsrv-variant (another binary and/or environment)
   1x  hyperfine cross-check of row 1 (not interleaved)             ms
   2   create + start + delete, three commands (sum; the wait for the exit is not counted)   ms
   3   100 containers (`run` /bin/true), 8 in flight: wall time     s
@@ -27,7 +30,7 @@ Rows (ids are stable; tests/integration/test_bench.py checks them):
   5a  peak RSS of the runtime processes during `run` (GNU time %M)                 KiB
   5b  memory charged to the container's cgroup once its process runs (v1 memory.max_usage_in_bytes)  KiB
   5c  smallest linux.resources.memory.limit under which `run` /bin/true succeeds (bisection)  KiB
-  6   vsrv --network bridge vs none (only when `vsrv network ls` works)
+  6   vsrv --network bridge vs none (only when `vsrv network ls` works; in a private netns)
   7   checkpoint / restore (only when `criu check` works)
 """
 import argparse
