@@ -1,9 +1,11 @@
 // netns/nat.cpp: see nat.h.
 #include "netns/nat.h"
 
+#include <dlfcn.h>
 #include <nftables/libnftables.h>
 
 #include <memory>
+#include <type_traits>
 
 #include "netns/parse.h"
 
@@ -46,13 +48,59 @@ std::string nft_add_script(const Plan& p) {
   return s;
 }
 
+namespace {
+
+// libnftables and the six libraries it pulls in (nftnl, mnl, jansson, gmp, xtables) are loaded
+// only by the commands that touch NAT: linking them made every vsrv start (create, exec, state,
+// kill, ...) map and relocate them, twice with the re-exec (docs/performance.md).
+struct Nft {
+  decltype(&::nft_ctx_new) ctx_new = nullptr;
+  decltype(&::nft_ctx_free) ctx_free = nullptr;
+  decltype(&::nft_ctx_buffer_output) buffer_output = nullptr;
+  decltype(&::nft_ctx_buffer_error) buffer_error = nullptr;
+  decltype(&::nft_run_cmd_from_buffer) run_cmd = nullptr;
+  decltype(&::nft_ctx_get_error_buffer) error_buffer = nullptr;
+};
+
+Result<const Nft*> load_nft() {
+  static Nft nft;
+  static std::string error;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    void* h = ::dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = ::dlerror();
+      error = e ? e : "dlopen failed";
+    } else {
+      auto sym = [&](auto& f, const char* name) {
+        f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(::dlsym(h, name));
+        if (!f && error.empty()) error = std::string("missing symbol ") + name;
+      };
+      sym(nft.ctx_new, "nft_ctx_new");
+      sym(nft.ctx_free, "nft_ctx_free");
+      sym(nft.buffer_output, "nft_ctx_buffer_output");
+      sym(nft.buffer_error, "nft_ctx_buffer_error");
+      sym(nft.run_cmd, "nft_run_cmd_from_buffer");
+      sym(nft.error_buffer, "nft_ctx_get_error_buffer");
+    }
+  }
+  if (!error.empty()) return make_error(ELIBACC, "nftables: load libnftables.so.1: " + error);
+  return &nft;
+}
+
+}  // namespace
+
 Result<void> nft_run(const std::string& script) {
-  std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> ctx(nft_ctx_new(NFT_CTX_DEFAULT), nft_ctx_free);
+  auto nft = load_nft();
+  if (!nft) return forward(std::move(nft.error()));
+  const Nft& n = **nft;
+  std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> ctx(n.ctx_new(NFT_CTX_DEFAULT), n.ctx_free);
   if (!ctx) return make_error(ENOMEM, "nftables: context");
-  nft_ctx_buffer_output(ctx.get());
-  nft_ctx_buffer_error(ctx.get());
-  if (nft_run_cmd_from_buffer(ctx.get(), script.c_str()) != 0) {
-    std::string err = nft_ctx_get_error_buffer(ctx.get());
+  n.buffer_output(ctx.get());
+  n.buffer_error(ctx.get());
+  if (n.run_cmd(ctx.get(), script.c_str()) != 0) {
+    std::string err = n.error_buffer(ctx.get());
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
     return make_error(EINVAL, "nftables: " + err);
   }
