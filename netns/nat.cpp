@@ -2,12 +2,16 @@
 #include "netns/nat.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <nftables/libnftables.h>
 
 #include <memory>
 #include <type_traits>
 
 #include "netns/parse.h"
+#include "runtime/sys/fd.h"
+#include "runtime/sys/syscalls.h"
 
 namespace vsrv::net {
 
@@ -94,17 +98,37 @@ Result<const Nft*> load_nft() {
 Result<void> nft_run(const std::string& script) {
   auto nft = load_nft();
   if (!nft) return forward(std::move(nft.error()));
-  const Nft& n = **nft;
-  std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> ctx(n.ctx_new(NFT_CTX_DEFAULT), n.ctx_free);
-  if (!ctx) return make_error(ENOMEM, "nftables: context");
-  n.buffer_output(ctx.get());
-  n.buffer_error(ctx.get());
-  if (n.run_cmd(ctx.get(), script.c_str()) != 0) {
-    std::string err = n.error_buffer(ctx.get());
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return make_error(EINVAL, "nftables: " + err);
+  // The transaction commits inside sendmsg(); closing the nfnetlink socket afterwards waits for
+  // nf_tables' deferred destroy work (an RCU grace period, 10-15 ms here). A forked helper runs
+  // the script, reports the result, and pays for that close after we have moved on.
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) < 0) return errno_error("nftables: pipe");
+  sys::unique_fd rd(pipefd[0]), wr(pipefd[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return errno_error("nftables: fork");
+  if (pid == 0) {
+    rd.reset();
+    const Nft& n = **nft;
+    nft_ctx* ctx = n.ctx_new(NFT_CTX_DEFAULT);
+    std::string msg = "E";
+    if (ctx) {
+      n.buffer_output(ctx);
+      n.buffer_error(ctx);
+      msg = n.run_cmd(ctx, script.c_str()) == 0 ? "0" : std::string("E") + n.error_buffer(ctx);
+    }
+    (void)sys::write_all(wr, msg);
+    // Close everything (the caller's lock fds first, the slow nfnetlink socket last), then go.
+    ::close_range(0, ~0U, 0);
+    ::_exit(0);
   }
-  return {};
+  wr.reset();
+  // Reaped by whoever inherits it; the parent never waits for this pid.
+  auto out = sys::read_fd(rd);
+  if (!out) return forward(std::move(out.error()), "nftables");
+  if (*out == "0") return {};
+  std::string err = out->empty() ? std::string("helper died") : out->substr(1);
+  while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+  return make_error(EINVAL, "nftables: " + (err.empty() ? std::string("no context") : err));
 }
 
 }  // namespace vsrv::net

@@ -379,8 +379,13 @@ Result<void> attach(const Plan& p, pid_t init_pid, const Options& o) {
     if (p.driver == "bridge") VSRV_TRYC(set_rate(*host, p.host_veth, p.rate_bps), ctx("ingress rate"));
   }
 
+  return {};
+}
+
+Result<void> attach_nat(const Plan& p) {
   // 4. NAT: masquerade, published ports, isolation from other bridges.
-  if (p.driver == "bridge") VSRV_TRYC(nft_run(nft_add_script(p)), ctx("nat"));
+  if (p.ns != Plan::Ns::New || p.mode == "none" || p.driver != "bridge") return {};
+  VSRV_TRYC(nft_run(nft_add_script(p)), "network '" + p.network + "': nat");
   return {};
 }
 

@@ -73,8 +73,13 @@ struct Plan {
 };
 
 Result<Plan> prepare(const Request&, const std::string& id, const std::string& hostname, const Options&);
-// Contract: init_pid's network namespace exists and nothing runs in it yet.
+// Contract: init_pid's network namespace exists and nothing runs in it yet. Makes the links,
+// addresses, routes and rate limits; not the NAT (attach_nat).
 Result<void> attach(const Plan&, pid_t init_pid, const Options&);
+// The container's nftables table (masquerade, published ports, isolation). Host-side only, so
+// the runtime runs it while the container's init sets up its mounts; it must be done before
+// the container's process starts.
+Result<void> attach_nat(const Plan&);
 Result<void> release(const Plan&, const std::string& id, const Options&);
 
 struct Counters {

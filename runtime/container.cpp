@@ -228,6 +228,8 @@ Result<Created> create(const CreateOptions& o) {
     VSRV_TRY(net.attach(pid));
     return {};
   };
+  // NAT (nftables: ~10-20 ms, mostly closing its netlink socket) overlaps the child's mounts.
+  cb.on_proceeded = [&](pid_t) -> Result<void> { return net.attach_nat(); };
   cb.on_hooks = [&](pid_t pid) -> Result<void> {
     State hs = hook_state(st, Status::Creating);
     hs.pid = pid;

@@ -125,6 +125,7 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
     VSRV_TRYC(parent_ch.expect(Msg::ChildAlive).map([](auto&&) {}), "container init");
     if (cb.on_alive) VSRV_TRY(cb.on_alive(pid));
     VSRV_TRY(parent_ch.send(Msg::Proceed));
+    if (cb.on_proceeded) VSRV_TRY(cb.on_proceeded(pid));
     for (;;) {
       sys::unique_fd fd;
       auto w = parent_ch.recv(&fd);

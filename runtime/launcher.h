@@ -20,6 +20,7 @@ namespace vsrv::runtime {
 
 struct SpawnCallbacks {
   std::function<Result<void>(pid_t)> on_alive;                   // namespaces exist: maps, cgroup, network
+  std::function<Result<void>(pid_t)> on_proceeded;               // host-side work in parallel with the child's set-up
   std::function<Result<void>(pid_t)> on_hooks;                   // prestart, createRuntime, createContainer
   std::function<Result<void>(sys::unique_fd)> on_console;        // pty master
   std::function<Result<void>(sys::unique_fd)> on_seccomp_listener;

@@ -91,6 +91,11 @@ Result<void> NetworkGlue::attach(pid_t pid) {
   return net::attach(*plan_, pid, net::Options{});
 }
 
+Result<void> NetworkGlue::attach_nat() {
+  if (!plan_) return {};
+  return net::attach_nat(*plan_);
+}
+
 Result<void> NetworkGlue::release() {
   if (!plan_) return {};
   return net::release(*plan_, id_, net::Options{});
@@ -131,6 +136,7 @@ Result<void> NetworkGlue::prepare(const NetworkOptions& o, oci::Spec&, const std
 }
 Result<void> NetworkGlue::allocate() { return {}; }
 Result<void> NetworkGlue::attach(pid_t) { return {}; }
+Result<void> NetworkGlue::attach_nat() { return {}; }
 Result<void> NetworkGlue::release() { return {}; }
 std::string NetworkGlue::to_json() const { return {}; }
 std::vector<std::pair<std::string, std::string>> NetworkGlue::bind_files() const { return {}; }

@@ -34,6 +34,8 @@ class NetworkGlue {
   Result<void> allocate();
   // veth/bridge/NAT for the init `pid` (its network namespace exists now).
   Result<void> attach(pid_t pid);
+  // NAT rules; runs while the init sets up its mounts (after Proceed), before it may exec.
+  Result<void> attach_nat();
   Result<void> release();
   std::string to_json() const;
   std::vector<std::pair<std::string, std::string>> bind_files() const;
