@@ -25,3 +25,27 @@ PY
 echo "== vsrv run demo-$$ (bundle $work)"
 "$vsrv" --root "$work/state" run --bundle "$work" "demo-$$"
 echo "== exit status $?"
+
+# A long-running server: limits from config.json, changed live, paused and resumed.
+python3 - "$work/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["process"]["args"] = ["/bin/sleep", "300"]
+c["linux"].setdefault("resources", {})["memory"] = {"limit": 64 << 20}
+json.dump(c, open(p, "w"), indent=2)
+PY
+id="demo-server-$$"
+v() { echo "\$ vsrv $*"; "$vsrv" --root "$work/state" "$@"; }
+trap '"$vsrv" --root "$work/state" delete --force "$id" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+echo "== a server with a 64 MiB memory limit"
+v run --detach --bundle "$work" "$id"
+v list
+v stats --no-stream "$id"
+v update --memory 128m "$id"
+v stats --no-stream "$id"
+v pause "$id" && v state "$id" | grep '"status"'
+v resume "$id"
+v exec "$id" ps
+v delete --force "$id"
+echo "== done; see README.md for networks, podman and containerd"
