@@ -202,6 +202,9 @@ Result<Created> create(const CreateOptions& o) {
   if (!plan) return forward(std::move(plan.error()));
   net.adjust_plan(*plan);
   plan->close_in_child.push_back(lock->fd());
+  // The v2 cgroup dir fd is only for clone3 (CLONE_INTO_CGROUP): a host directory the
+  // container's cwd must never reach through /proc/self/fd.
+  if (cg->v2_dirfd() >= 0) plan->close_in_child.push_back(cg->v2_dirfd());
   plan->new_keyring = !o.no_new_keyring;
   plan->keyring_name = "_ses." + o.id;
   if (seccomp) {

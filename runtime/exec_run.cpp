@@ -226,6 +226,8 @@ Result<int> exec(const ExecOptions& o) {
     auto m = cgroup::Manager::from_json(st->cgroup);
     if (!m) return forward(std::move(m.error()));
     cg = std::move(*m);
+    // Only for clone3: a host directory must not be reachable as the process's cwd.
+    if (cg->v2_dirfd() >= 0) plan.close_in_child.push_back(cg->v2_dirfd());
   }
   // Inherited by the child until its execve: see the file comment.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

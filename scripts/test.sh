@@ -10,3 +10,6 @@ bash scripts/build.sh
 export VSRV_BIN=$PWD/${BUILD_DIR:-build}/cli/vsrv
 (cd "${BUILD_DIR:-build}" && ctest --output-on-failure)
 /usr/bin/python3 -m pytest -ra -q tests/integration "$@"
+# The same container tests once more on cgroup v2 semantics (the unified hierarchy bound over
+# /sys/fs/cgroup in a private mount namespace); a no-op where there is no hybrid layout.
+bash scripts/test-v2-sim.sh

@@ -214,6 +214,9 @@ Result<Stats> Manager::stats() const {
     }
     s.hugetlb[size] = e;
   }
+  // Without a pids controller (a v2 hierarchy that does not offer it), count the processes.
+  if (dir_of("pids", v2).empty() || file("pids", "pids.current").empty())
+    if (auto p = pids(); p) s.pids.current = p->size();
   if (auto o = oom_kills(); o) s.oom_kills = *o;
   return s;
 }

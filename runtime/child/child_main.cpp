@@ -162,6 +162,17 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
     ch.send_error(Step::Cwd, errno, ("chdir '" + p.cwd + "'").c_str());
     _exit(kSetupFailed);
   }
+  // "Leaky vessels" (CVE-2024-21626): a cwd such as /proc/self/fd/N can land on a directory of
+  // the host through any fd the child still holds. The kernel reports such a cwd as
+  // "(unreachable)/..." (not below our root): refuse it, whatever fd it came through.
+  {
+    char cwd[PATH_MAX];
+    long n = ::syscall(SYS_getcwd, cwd, sizeof cwd);
+    if (n <= 0 || cwd[0] != '/') {
+      ch.send_error(Step::Cwd, EPERM, ("cwd '" + p.cwd + "' is outside the container's root").c_str());
+      _exit(kSetupFailed);
+    }
+  }
   char exe[PATH_MAX];
   must(Step::Exec, find_executable(p, exe, sizeof exe));
   // Nothing but stdio and the preserved fds may reach the container's process.

@@ -22,6 +22,20 @@ def _is_v2():
 
 V2 = _is_v2()
 
+
+def need_controllers(*names):
+    """On v2 a controller may be absent from the hierarchy (scripts/test-v2-sim.sh binds a cgroup2
+    without memory/cpu/pids over /sys/fs/cgroup): such tests skip, naming what is missing."""
+    if not V2:
+        return
+    try:
+        have = set(open(os.path.join(CGROUP_ROOT, "cgroup.controllers")).read().split())
+    except OSError:
+        have = set()
+    missing = [n for n in names if n not in have]
+    if missing:
+        pytest.skip(f"this cgroup v2 hierarchy has no {', '.join(missing)} controller")
+
 # (v1 controller, v1 file, v2 file)
 FILES = {
     "memory.limit": ("memory", "memory.limit_in_bytes", "memory.max"),
@@ -75,6 +89,7 @@ def sleeper(bundle, overrides=None, seconds=120):
 
 
 def test_memory_limit_seen_inside_and_enforced_with_oom_event(bundle):
+    need_controllers("memory")
     limit = 32 * MiB
     b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": limit, "swap": limit}}}})
     r = b.exec(["/bin/cat", inside_file("memory.limit")])
@@ -109,6 +124,7 @@ def test_memory_limit_seen_inside_and_enforced_with_oom_event(bundle):
 
 
 def test_cpu_quota_holds_a_busy_loop(bundle):
+    need_controllers("cpu")
     # 20% of one CPU: a 3 s busy loop may use about 0.6 s of CPU.
     b = sleeper(bundle, {"linux": {"resources": {"cpu": {"quota": 20000, "period": 100000}}}})
     r = b.exec(["/bin/cat", inside_file("cpu.quota")])
@@ -123,6 +139,7 @@ def test_cpu_quota_holds_a_busy_loop(bundle):
 
 
 def test_pids_limit_stops_fork(bundle):
+    need_controllers("pids")
     b = bundle(probe_args("forks", 50), overrides={"linux": {"resources": {"pids": {"limit": 10}}}})
     b.run_detached()
     line = wait_for(lambda: "forked" in b.out() and b.out(), 10, what="fork result")
@@ -139,6 +156,7 @@ def test_pids_limit_stops_fork(bundle):
 
 
 def test_update_raises_and_lowers_memory_and_cpu(bundle):
+    need_controllers("memory", "cpu", "pids")
     b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": 64 * MiB}, "cpu": {"quota": 50000, "period": 100000}}}})
 
     def inside(key, conv):
@@ -166,6 +184,7 @@ def test_update_raises_and_lowers_memory_and_cpu(bundle):
 
 
 def test_update_refused_by_kernel_keeps_old_limits(bundle):
+    need_controllers("memory")
     b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": 64 * MiB}}}})
     r = b.exec(probe_args("alloc", 16), "--detach")  # alloc stays, holding its memory
     assert r.rc == 0, r
@@ -183,6 +202,7 @@ def test_update_refused_by_kernel_keeps_old_limits(bundle):
     (["--cpuset-cpus", "0-4095"], "cpus"),
 ])
 def test_update_bad_values(bundle, args, needle):
+    need_controllers("memory", "cpu", "io", "cpuset")
     b = sleeper(bundle)
     r = b.cmd("update", *args, b.id)
     assert r.rc != 0, r
@@ -279,6 +299,7 @@ def test_pause_wrong_state(bundle):
 
 
 def test_events_stats_has_runc_fields(bundle):
+    need_controllers("memory", "pids")
     b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": 64 * MiB}, "pids": {"limit": 50}}}})
     d = events_stats(b)
     for k in ("cpu", "memory", "pids", "blkio", "hugetlb"):
@@ -302,6 +323,7 @@ def test_events_stream_ends_when_container_stops(bundle):
 
 
 def test_stats_table_and_json(bundle):
+    need_controllers("memory")
     b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": 64 * MiB}}}})
     r = b.cmd("stats", "--no-stream", b.id)
     assert r.rc == 0, r
@@ -331,6 +353,7 @@ def test_stats_table_and_json(bundle):
 
 
 def test_200_create_delete_cycles_leave_no_cgroup(bundle):
+    need_controllers("memory", "pids")
     b = bundle(probe_args("sleep", 60), overrides={"linux": {"resources": {"memory": {"limit": 64 * MiB}, "pids": {"limit": 100}}}})
     base = b.id
     for i in range(200):

@@ -321,3 +321,17 @@ def test_host_sysctls_not_writable(bundle):
     assert r.rc == 0, r
     assert "ok" not in r.out.split(), r
     assert Path("/proc/sys/kernel/core_pattern").read_text().strip() == cur
+
+
+def test_init_cwd_through_preserved_host_dir_fd_refused(bundle, tmp_path):
+    # A host directory handed in on purpose (--preserve-fds) is still no way out: chdir through
+    # /proc/self/fd/3 lands outside the root, and the runtime must refuse that cwd itself
+    # (the getcwd check after chdir), not rely on the fd being closed.
+    hostdir = tmp_path / "hostdir"
+    hostdir.mkdir()
+    b = bundle(["/probe", "cwd"], {"process": {"cwd": "/proc/self/fd/3"}})
+    r = run_cmd(["sh", "-c", 'exec 3<"$1"; shift; exec "$@"', "sh", str(hostdir), VSRV_BIN, "--root", b.root,
+                 "run", "--preserve-fds", "1", "--bundle", b.path, b.id], timeout=30)
+    assert r.rc != 0, f"cwd through a preserved host fd was accepted: {r}"
+    assert "outside the container's root" in r.err, r
+    assert str(hostdir) not in r.out
