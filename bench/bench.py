@@ -31,6 +31,9 @@ Rows (ids are stable; tests/integration/test_bench.py checks them):
   5b  memory charged to the container's cgroup once its process runs (v1 memory.max_usage_in_bytes)  KiB
   5c  smallest linux.resources.memory.limit under which `run` /bin/true succeeds (bisection)  KiB
   6   vsrv --network bridge vs none (only when `vsrv network ls` works; in a private netns)
+  6p  what a bridged network adds: vsrv's own (row 6's paired deltas) against podman's (CNI/netavark)
+      `podman run --rm` default network minus `--network none`, with --runtime runc / crun / vsrv;
+      podman runs in a named netns of the bench's (/run/netns/vsrvbench-PID) with a private store  ms
   7   checkpoint / restore (only when `criu check` works)
 """
 import argparse
@@ -44,6 +47,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -69,9 +73,10 @@ ROW_TITLES = {
     "5b": "memory charged to container cgroup [KiB]",
     "5c": "smallest memory limit that starts [KiB]",
     "6": "network: vsrv run, bridge (vs none) [ms]",
+    "6p": "network cost, bridge - none: vsrv own vs podman+RT [ms]",
     "7": "checkpoint + restore [ms]",
 }
-ROW_ORDER = ["1", "1h", "1x", "2", "3", "4", "5a", "5b", "5c", "6", "7"]
+ROW_ORDER = ["1", "1h", "1x", "2", "3", "4", "5a", "5b", "5c", "6", "6p", "7"]
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -184,6 +189,33 @@ def setns(fd):
     if libc.setns(fd, CLONE_NEWNS) != 0:
         e = ctypes.get_errno()
         raise OSError(e, f"setns(mnt): {os.strerror(e)}")
+
+
+def host_net_state():
+    """The host netns's links (names), nft ruleset and /run/netns entries: row 6p compares them."""
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
+    nft = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout.splitlines() \
+        if shutil.which("nft") else []
+    try:
+        netns = sorted(n for n in os.listdir("/run/netns") if n.startswith(("vsrvbench-", "cni-")))  # ours only
+    except OSError:
+        netns = []
+    return {"links": sorted(l.split(":")[1].strip().split("@")[0] for l in links if ":" in l),
+            "nft": nft, "netns": netns}
+
+
+def pids_with(needle):
+    """pids whose command line contains needle (to find the harness's own podman helpers)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit() and int(d) != os.getpid():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if needle.encode() in f.read():
+                        out.append(int(d))
+            except OSError:
+                pass
+    return out
 
 
 def quiet(argv, timeout=60):
@@ -336,6 +368,7 @@ class Bench:
         self.b = bundles
         self.rows = {}                 # row id -> {"title", "cells": {rt: summary|str}, "note"}
         self.failures = {}             # rt -> count of failed commands
+        self.net_deltas = []           # row 6: per round, vsrv bridge minus none [ms] (row 6p's vsrv column)
         self.seq = 0
 
     def cid(self, rt, tag):
@@ -641,6 +674,7 @@ class Bench:
             quiet(["ip", "link", "set", "lo", "up"])
             res = {"none": [], "bridge": []}
             for i in range(self.a.warmup + max(3, self.a.runs // 2)):
+                got = {}
                 for mode in ("none", "bridge"):
                     cid = self.cid(vs, "net" + mode)
                     bundle = self.b.make(vs, cid)
@@ -649,6 +683,9 @@ class Bench:
                         self.fail(vs, f"run --network {mode} (rc {rc})")
                     elif i >= self.a.warmup:
                         res[mode].append(dt * 1e3)
+                        got[mode] = dt * 1e3
+                if len(got) == 2:   # paired per round, for row 6p
+                    self.net_deltas.append(got["bridge"] - got["none"])
                     subprocess.run(vs.cmd("delete", "--force", cid), env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     self.cleanup(vs, cid)
@@ -663,6 +700,186 @@ class Bench:
         self.set_row("6", {"vsrv": b}, note=f"vsrv column: --network bridge; --network none median {nn['median']:.1f} ms, "
                                            f"so a bridged network costs {b['median'] - nn['median']:+.1f} ms "
                                            f"({b['median'] / nn['median']:.2f}x); in a private netns")
+
+    # -- row 6p: podman's networking cost ------------------------------------------------------------
+    PODMAN_IMAGE = "localhost/vsrvbench:latest"
+
+    def row_podman_network(self):
+        """What a bridged network adds to `podman run --rm IMAGE /bin/true` (podman's default network
+        against --network none) with --runtime runc, crun and vsrv, interleaved and rotated, next to
+        what it adds to vsrv's own `run` (row 6's paired deltas).
+
+        Everything network-related happens in a named network namespace the bench makes
+        (/run/netns/vsrvbench-PID, lo up): the harness setns()es into it for the row, as
+        `nsenter --net=` would (not `ip netns exec`, which remounts /sys and hides the cgroups), so
+        podman, its CNI plugins, the cni-podman0 bridge, veths and iptables rules live there and
+        vanish with it. podman gets a private store (--root/--runroot/--tmpdir in the work dir,
+        vfs), a private containers.conf, an empty --network-config-dir (its built-in default
+        network) and a private /var/lib/cni (bind mount, only in the bench's mount namespace). The
+        host's links, nft ruleset and /run/netns (vsrvbench-*, cni-*) are compared before and after."""
+        podman = shutil.which("podman")
+        if not podman:
+            self.set_row("6p", "n/a (podman not installed)")
+            return
+        if not shutil.which("ip"):
+            self.set_row("6p", "n/a (podman: no ip(8) to make the netns)")
+            return
+        host_before = host_net_state()
+        pd = os.path.join(self.a.workdir, "podman")
+        for d in ("tmp", "netconf", "cni"):
+            os.makedirs(os.path.join(pd, d), exist_ok=True)
+        conf = os.path.join(pd, "containers.conf")
+        with open(conf, "w") as f:
+            f.write("[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"
+                    "runtime_supports_json = [\"crun\", \"runc\", \"vsrv\"]\n")
+        env = dict(os.environ, CONTAINERS_CONF=conf, TMPDIR=os.path.join(pd, "tmp"))
+        base = [podman, "--root", os.path.join(pd, "storage"), "--runroot", os.path.join(pd, "runroot"),
+                "--tmpdir", os.path.join(pd, "libpod"), "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+                "--events-backend", "file", "--network-config-dir", os.path.join(pd, "netconf")]
+        run_opts = ["--rm", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+                    "--cgroup-parent", f"/{CG_PREFIX}/podman"]
+        nsname = f"vsrvbench-{os.getpid()}"
+        if quiet(["ip", "netns", "add", nsname]) != 0:
+            self.set_row("6p", f"n/a (podman: ip netns add {nsname} failed)")
+            return
+        cni_dir, cni_made, cni_mounted = "/var/lib/cni", False, False
+        host_net = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        in_ns = False
+        res = {}
+        deltas = {}
+        fails = {}
+        backend = "?"
+        problem = None
+        try:
+            quiet(["ip", "-n", nsname, "link", "set", "lo", "up"])
+            if not os.path.isdir(cni_dir):
+                os.makedirs(cni_dir)
+                cni_made = True
+            cni_mounted = quiet(["mount", "--bind", os.path.join(pd, "cni"), cni_dir]) == 0
+            if not cni_mounted:
+                raise RuntimeError(f"mount --bind over {cni_dir} failed")
+            nsfd = os.open(f"/run/netns/{nsname}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if libc.setns(nsfd, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns(/run/netns/{nsname})")
+                in_ns = True
+            finally:
+                os.close(nsfd)
+            tar = os.path.join(pd, "rootfs.tar")
+            with tarfile.open(tar, "w") as t:
+                for name in sorted(os.listdir(self.b.rootfs)):
+                    t.add(os.path.join(self.b.rootfs, name), arcname=name)
+            p = subprocess.run(base + ["import", tar, self.PODMAN_IMAGE], env=env, stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=120)
+            if p.returncode != 0:
+                raise RuntimeError(f"podman import failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+            p = subprocess.run(base + ["info", "--format", "{{.Host.NetworkBackend}}"], env=env,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+            backend = p.stdout.strip() or "?"
+            rts = [("runc", self.a.runc), ("crun", self.a.crun), ("vsrv", self.a.vsrv)]
+            rts = [(n, b) for n, b in rts if b and os.access(b, os.X_OK)]
+            res = {n: {"none": [], "bridge": []} for n, _ in rts}
+            deltas = {n: [] for n, _ in rts}
+            combos = [(n, b, m) for n, b in rts for m in ("none", "bridge")]
+            warm = min(self.a.warmup, 2)
+            for i in range(warm + max(2, self.a.runs // 5)):
+                got = {}
+                for n, b, mode in rotated(combos, i):
+                    if fails.get(n, 0) > 2:    # a runtime podman cannot drive: stop paying for it
+                        continue
+                    net = ["--network", "none"] if mode == "none" else []
+                    dt, rc, _ = self.sp.timed(base + ["--runtime", b, "run"] + run_opts + net +
+                                              [self.PODMAN_IMAGE, "/bin/true"], env=env, timeout=120)
+                    REAPER.drain()
+                    if rc != 0:
+                        fails[n] = fails.get(n, 0) + 1
+                        log(f"podman --runtime {n} run ({mode}) failed (rc {rc}; see {self.sp.errlog})")
+                    elif i >= warm:
+                        res[n][mode].append(dt * 1e3)
+                        got[(n, mode)] = dt * 1e3
+                for n, _ in rts:
+                    if (n, "none") in got and (n, "bridge") in got:
+                        deltas[n].append(got[(n, "bridge")] - got[(n, "none")])
+        except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+            problem = str(e)
+        finally:
+            if in_ns:
+                for args in (["rm", "--all", "--force", "--time", "0"], ["rmi", "--all", "--force"]):
+                    try:
+                        quiet(base + args, timeout=120)
+                    except subprocess.TimeoutExpired:
+                        pass
+                if libc.setns(host_net, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), "setns back to the original network namespace")
+            os.close(host_net)
+            quiet(["ip", "netns", "del", nsname])
+            if cni_mounted:
+                quiet(["umount", cni_dir])
+            if cni_made:
+                try:
+                    os.rmdir(cni_dir)
+                except OSError:
+                    pass
+            self.podman_leftovers(pd)
+        host_after = host_net_state()
+        if problem:
+            self.set_row("6p", f"n/a (podman: {problem})")
+            return
+        if host_after == host_before:
+            host_note = "host links, nft ruleset and /run/netns unchanged"
+        else:
+            host_note = "HOST NETWORK STATE CHANGED during the row: " + "; ".join(
+                f"{k}: {sorted(set(host_before[k]) ^ set(host_after[k]))[:6]}" for k in host_before
+                if host_before[k] != host_after[k])
+            log(host_note)
+        cells = {}
+        if self.net_deltas:
+            cells["vsrv"] = summary(self.net_deltas)
+        for n in ("runc", "crun"):
+            if n in deltas:
+                cells[n] = summary(deltas[n]) or "failed"
+        if not any(isinstance(c, dict) for k, c in cells.items() if k != "vsrv"):
+            self.set_row("6p", f"n/a (podman run failed with every runtime; see {self.sp.errlog})")
+            return
+        meds = []
+        for n in res:
+            nn, bb = summary(res[n]["none"]), summary(res[n]["bridge"])
+            d = summary(deltas[n])
+            if nn and bb and d:
+                meds.append(f"podman+{n} none {nn['median']:.0f} / bridge {bb['median']:.0f} ms, "
+                            f"delta {d['median']:+.0f} ms [{d['min']:.0f}..{d['max']:.0f}]")
+            else:
+                meds.append(f"podman+{n} failed ({fails.get(n, 0)} runs)")
+        self.set_row("6p", cells, note=(
+            f"bridge minus none, paired per round [ms]; vsrv column: vsrv's own --network bridge (row 6"
+            f"{'' if self.net_deltas else ', not run'}), runc/crun columns: podman --runtime runc/crun on its default "
+            f"network (backend {backend}); ratios: vsrv's network cost over podman's. " + "; ".join(meds) +
+            f"; in netns /run/netns/{nsname}; {host_note}"))
+
+    def podman_leftovers(self, pd):
+        """conmon and `podman container cleanup` (re-parented to the harness, a subreaper) may still be
+        finishing: reap them, then SIGKILL by pid any still running from this store after 15 s; unmount
+        whatever podman left mounted under its dirs and remove the store."""
+        end = time.monotonic() + 15
+        while True:
+            REAPER.drain()
+            left = pids_with(pd)
+            if not left or time.monotonic() > end:
+                break
+            time.sleep(0.2)
+        for pid in left:
+            log(f"podman helper pid {pid} still running after 15 s: SIGKILL")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+        REAPER.drain()
+        with open("/proc/self/mountinfo") as f:
+            mps = [l.split()[4] for l in f if l.split()[4].startswith(pd + "/")]
+        for mp in sorted(mps, key=len, reverse=True):
+            quiet(["umount", "-l", mp])
+        quiet(["rm", "-rf", "--one-file-system", pd], timeout=120)
 
     # -- row 7: checkpoint/restore ----------------------------------------------------------------------
     def row_checkpoint(self):
@@ -735,7 +952,7 @@ def render(result):
         for n in names:
             c = cells.get(n)
             if c is None:
-                row.append("-" if rid in ("1h", "6") or rid[1:2] == "v" else "failed")
+                row.append("-" if rid in ("1h", "6", "6p") or rid[1:2] == "v" else "failed")
             elif isinstance(c, str):
                 row.append(c)
             else:
@@ -849,7 +1066,8 @@ def inner(a):
     b = Bench(a, rts, hybrid, sp, bundles, variants)
     steps = [("1 run", b.row_run), ("1x hyperfine", b.row_hyperfine), ("2 create/start/delete", b.row_lifecycle),
              ("3 throughput", b.row_throughput), ("4 exec", b.row_exec), ("5a peak RSS", b.row_rss), ("5b charged memory", b.row_charged),
-             ("5c smallest limit", b.row_min_limit), ("6 network", b.row_network), ("7 checkpoint", b.row_checkpoint)]
+             ("5c smallest limit", b.row_min_limit), ("6 network", b.row_network),
+             ("6p podman network", b.row_podman_network), ("7 checkpoint", b.row_checkpoint)]
     only = set(a.only.split(",")) if a.only else None
     for name, fn in steps:
         if only and name.split()[0] not in only:
@@ -961,7 +1179,7 @@ def main():
     ap.add_argument("--vsrv-variant", action="append", metavar="LABEL=[PATH][,VAR=VAL...]",
                     help="also run rows 1 and 4 for another vsrv binary and/or environment, interleaved "
                          "(e.g. nocb=VSRV_NO_CLONED_BINARY=1, before=/tmp/old/vsrv); repeatable")
-    ap.add_argument("--only", help="comma-separated row ids to run (1,1x,2,3,4,5a,5b,5c,6,7)")
+    ap.add_argument("--only", help="comma-separated row ids to run (1,1x,2,3,4,5a,5b,5c,6,6p,7)")
     ap.add_argument("--state-tmpfs", action="store_true",
                     help="put every runtime's --root on a tmpfs (/dev/shm), as on hosts whose /run is a tmpfs "
                          "(default: the work dir under /tmp)")

@@ -88,6 +88,30 @@ def test_optional_rows_present(quick_run, rid, reason):
     assert re.search(CELL, line) or ("n/a" in line and reason in line), line
 
 
+SIGNED_CELL = rf"-?{NUM} \[-?{NUM}--?{NUM}\]"   # row 6p holds deltas: may be negative
+
+
+def test_podman_network_row(quick_run):
+    """Row 6p: bridge-minus-none of podman (runc and crun columns) next to vsrv's own (row 6). Numbers
+    or an n/a reason naming podman; never a timing assertion. When podman ran, the host's network
+    state must be unchanged (all of it happened in the bench's own netns)."""
+    table, data = quick_run
+    line = _row_line(table, "6p")
+    assert line is not None, f"row 6p missing:\n{table}"
+    if shutil.which("podman") is None:
+        assert "n/a (podman not installed)" in line, line
+        return
+    assert re.search(SIGNED_CELL, line) or ("n/a" in line and "podman" in line), line
+    row = data["rows"]["6p"]
+    if isinstance(row["cells"], dict):
+        for rt in ("runc", "crun"):
+            c = row["cells"].get(rt)
+            assert c == "failed" or (isinstance(c, dict) and c["n"] >= 1), (rt, row)
+        assert "unchanged" in row["note"], row["note"]
+    left = [n for n in os.listdir("/run/netns") if n.startswith("vsrvbench-")] if os.path.isdir("/run/netns") else []
+    assert not left, f"bench netns left: {left}"
+
+
 def test_no_failures_and_no_leftovers(quick_run):
     table, data = quick_run
     assert not data["failures"], f"runtime commands failed: {data['failures']}\n{table}"
