@@ -1,11 +1,13 @@
 // netns/nat.cpp: see nat.h.
 #include "netns/nat.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <nftables/libnftables.h>
 
+#include <array>
 #include <memory>
 #include <type_traits>
 
@@ -22,24 +24,56 @@ std::string nft_add_script(const Plan& p) {
   std::string br = "\"" + p.bridge + "\"";
   std::string s = "add table inet " + t + "\ndelete table inet " + t + "\n";
   s += "table inet " + t + " {\n";
-  std::string dnat;
+  // Each mapping is DNATed on IPv4 (no HOSTIP, or an IPv4 one) and, when the container has an
+  // IPv6 address, on IPv6 (no HOSTIP, or an IPv6 one). 0.0.0.0 and :: are every local address of
+  // their family. In this inet table the family is matched explicitly, so a rule never
+  // depends on nat skipping a packet of the other family.
+  std::string dnat, dnat_out;
+  bool dnat4 = false, dnat6 = false;
   for (const auto& m : p.publish) {
-    std::string match = m.host_ip.empty() ? "fib daddr type local " : "ip daddr " + m.host_ip + " ";
-    dnat += "    " + match + m.proto + " dport " + std::to_string(m.host_port) + " dnat ip to " + p.ip + ":" +
-            std::to_string(m.container_port) + "\n";
+    bool v6host = publish_is_ipv6(m);
+    std::string port = m.proto + " dport " + std::to_string(m.host_port);
+    std::string cport = std::to_string(m.container_port);
+    if (!v6host) {
+      bool any = m.host_ip.empty() || m.host_ip == "0.0.0.0";
+      std::string match = any ? "meta nfproto ipv4 fib daddr type local " : "ip daddr " + m.host_ip + " ";
+      std::string rule = "    " + match + port + " dnat ip to " + p.ip + ":" + cport + "\n";
+      dnat4 = true;
+      dnat += rule;
+      dnat_out += rule;
+    }
+    if (!p.ip6.empty() && (m.host_ip.empty() || v6host)) {
+      dnat6 = true;
+      bool any = m.host_ip.empty() || m.host_ip == "::";
+      std::string to = " dnat ip6 to [" + p.ip6 + "]:" + cport + "\n";
+      dnat += "    " + (any ? std::string("meta nfproto ipv6 fib daddr type local ") : "ip6 daddr " + m.host_ip + " ") + port + to;
+      // IPv6 has no route_localnet: ::1 DNATed to the container would be dropped as a martian
+      // on its way out of lo. Left alone, [::1]:PORT reaches whatever listens on the host
+      // (or is refused) instead of hanging. Podman has the same limit.
+      dnat_out += "    " + (any ? std::string("ip6 daddr != ::1 fib daddr type local ") : "ip6 daddr " + m.host_ip + " ") + port + to;
+    }
   }
   if (!dnat.empty()) {
     s += "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n" + dnat + "  }\n";
     // Connections from the host itself (including 127.0.0.1) never pass prerouting.
-    s += "  chain output {\n    type nat hook output priority -100; policy accept;\n" + dnat + "  }\n";
+    s += "  chain output {\n    type nat hook output priority -100; policy accept;\n" + dnat_out + "  }\n";
   }
   s += "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n";
   s += "    ip saddr " + p.ip + " oifname != " + br + " masquerade\n";
   if (!p.ip6.empty()) s += "    ip6 saddr " + p.ip6 + " oifname != " + br + " masquerade\n";
-  if (!dnat.empty())
+  if (dnat4)
     // localhost (route_localnet) and hairpin (a container reaching a published port of the
     // bridge) need the source rewritten, or the reply would bypass the DNAT's conntrack entry.
     s += "    ip daddr " + p.ip + " oifname " + br + " ct status dnat ip saddr { 127.0.0.0/8, " + p.subnet + " } masquerade\n";
+  if (dnat6) {
+    // Hairpin over IPv6: a container of this network reaching a published port at a host
+    // address. (No localhost case: ::1 is never DNATed, see above.)
+    std::array<uint8_t, 16> a{};
+    ::inet_pton(AF_INET6, p.ip6.c_str(), a.data());
+    for (int bit = p.prefix6; bit < 128; ++bit) a[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+    s += "    ip6 daddr " + p.ip6 + " oifname " + br + " ct status dnat ip6 saddr " + format_ipv6(a) + "/" +
+         std::to_string(p.prefix6) + " masquerade\n";
+  }
   s += "  }\n";
   if (!p.isolate_from.empty()) {
     std::string set;

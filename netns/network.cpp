@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "netns/ipam.h"
 #include "netns/link.h"
@@ -236,12 +237,22 @@ Result<Plan> prepare(const Request& r, const std::string& id, const std::string&
   } else {
     p.mac = derive_mac(id);
   }
-  std::set<std::pair<uint16_t, std::string>> seen;
+  // A host port may be given once per family: "[::]:80:80" next to "0.0.0.0:80:81" is fine,
+  // "80:80" (both families) next to either is not.
+  std::set<std::tuple<uint16_t, std::string, int>> seen;
   for (const auto& s : r.publish) {
     auto m = parse_publish(s);
     if (!m) return forward(std::move(m.error()));
-    if (!seen.insert({m->host_port, m->proto}).second)
-      return make_error(EINVAL, "--publish: host port " + std::to_string(m->host_port) + "/" + m->proto + " given twice");
+    bool v6 = publish_is_ipv6(*m);
+    if (v6 && net->subnet6.empty())
+      return make_error(EINVAL, "--publish '" + s + "': network '" + name +
+                                    "' has no IPv6 subnet (vsrv network create --ipv6-subnet)");
+    for (int fam : {4, 6}) {
+      if (m->host_ip.empty() || (fam == 6) == v6) {
+        if (!seen.insert({m->host_port, m->proto, fam}).second)
+          return make_error(EINVAL, "--publish: host port " + std::to_string(m->host_port) + "/" + m->proto + " given twice");
+      }
+    }
     p.publish.push_back(*m);
   }
   if (!p.publish.empty() && p.driver == "macvlan")

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 namespace vsrv::net {
 namespace {
@@ -120,7 +121,8 @@ std::string short_hash(std::string_view id, int digits) {
 Result<PortMap> parse_publish(std::string_view s) {
   std::string whole(s);
   auto bad = [&](const std::string& why) {
-    return make_error(EINVAL, "invalid --publish '" + whole + "': " + why + " (expected [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp])");
+    return make_error(EINVAL, "invalid --publish '" + whole + "': " + why +
+                                  " (expected [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp], an IPv6 HOSTIP in brackets: [ADDR])");
   };
   PortMap m;
   if (auto slash = s.rfind('/'); slash != std::string_view::npos) {
@@ -128,6 +130,37 @@ Result<PortMap> parse_publish(std::string_view s) {
     if (m.proto != "tcp" && m.proto != "udp") return bad("protocol must be tcp or udp");
     s = s.substr(0, slash);
   }
+  // An IPv6 HOSTIP is bracketed, as docker and podman write it: [2001:db8::1]:8080:80.
+  if (!s.empty() && s[0] == '[') {
+    auto close = s.find(']');
+    if (close == std::string_view::npos) return bad("missing ']' after the IPv6 host address");
+    std::string ip(s.substr(1, close - 1));
+    in6_addr a{};
+    if (ip.empty() || ::inet_pton(AF_INET6, ip.c_str(), &a) != 1)
+      return bad("host address '" + ip + "' is not an IPv6 address");
+    if (IN6_IS_ADDR_V4MAPPED(&a)) return bad("host address '" + ip + "' is IPv4-mapped: write the IPv4 address without brackets");
+    if (close + 1 >= s.size() || s[close + 1] != ':') return bad("expected ':' after ']'");
+    std::array<uint8_t, 16> b{};
+    std::memcpy(b.data(), &a, 16);
+    m.host_ip = format_ipv6(b);
+    // IPv6 has no route_localnet: a packet from ::1 may not leave lo, so the kernel cannot
+    // DNAT it to a container. Refused rather than made into a rule that never works.
+    if (m.host_ip == "::1") return bad("IPv6 loopback [::1] cannot be DNATed to a container (IPv6 has no route_localnet)");
+    s = s.substr(close + 2);
+    if (s.find_first_of("[]") != std::string_view::npos) return bad("unexpected bracket");
+    auto c = s.find(':');
+    if (c == std::string_view::npos) return bad("missing container port");
+    if (s.find(':', c + 1) != std::string_view::npos) return bad("too many ':'");
+    auto hp = to_num(s.substr(0, c), 65535, "host port");
+    auto cp = to_num(s.substr(c + 1), 65535, "container port");
+    if (!hp || *hp == 0) return bad("host port '" + std::string(s.substr(0, c)) + "' out of range 1-65535");
+    if (!cp || *cp == 0) return bad("container port '" + std::string(s.substr(c + 1)) + "' out of range 1-65535");
+    m.host_port = static_cast<uint16_t>(*hp);
+    m.container_port = static_cast<uint16_t>(*cp);
+    return m;
+  }
+  if (s.find('[') != std::string_view::npos) return bad("'[' must open the IPv6 host address at the start");
+  if (s.find(']') != std::string_view::npos) return bad("missing '[' before the IPv6 host address");
   auto last = s.rfind(':');
   if (last == std::string_view::npos) return bad("missing container port");
   auto cport = s.substr(last + 1);
@@ -136,6 +169,13 @@ Result<PortMap> parse_publish(std::string_view s) {
   if (auto c = s.rfind(':'); c != std::string_view::npos) {
     hport = s.substr(c + 1);
     auto ip = s.substr(0, c);
+    if (ip.find(':') != std::string_view::npos) {
+      in6_addr a{};
+      std::string str(ip);
+      if (::inet_pton(AF_INET6, str.c_str(), &a) == 1)
+        return bad("an IPv6 host address goes in brackets: [" + str + "]:" + std::string(hport) + ":" + std::string(cport));
+      return bad("host address '" + str + "' is not an IPv4 address");
+    }
     auto a = parse_ipv4(ip);
     if (!a) return bad("host address '" + std::string(ip) + "' is not an IPv4 address");
     m.host_ip = format_ipv4(*a);
@@ -148,6 +188,8 @@ Result<PortMap> parse_publish(std::string_view s) {
   m.container_port = static_cast<uint16_t>(*cp);
   return m;
 }
+
+bool publish_is_ipv6(const PortMap& m) { return m.host_ip.find(':') != std::string::npos; }
 
 Result<void> validate_name(std::string_view s, const char* what, size_t max) {
   auto ok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'; };

@@ -43,8 +43,12 @@ std::string derive_mac(std::string_view id);
 // 64-bit FNV-1a of the id, as lowercase hex of `digits` length: the short name of a container.
 std::string short_hash(std::string_view id, int digits);
 
-// [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]
+// [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]; an IPv6 HOSTIP is bracketed ([2001:db8::1]:8080:80)
+// and stored canonical, without the brackets. 0.0.0.0 and [::] mean every local address of
+// that family only.
 Result<PortMap> parse_publish(std::string_view s);
+// Whether the mapping names an IPv6 host address (so it is published on IPv6 only).
+bool publish_is_ipv6(const PortMap& m);
 
 struct Mode {
   std::string kind;  // none | host | bridge | macvlan | ns

@@ -328,6 +328,74 @@ def test_ipv6_subnet(hostns, bundle):
     assert "default via fd00:96::1" in hostns.exec(b, "ip", "-6", "route").out
 
 
+def test_published_port_over_ipv6_from_host_and_other_netns(hostns, bundle):
+    """--publish over IPv6: DNAT of the host's global addresses (bridge gateway, uplink veth) to
+    the container's IPv6 address, from the "host" netns itself (output chain), from a second netns
+    across a veth (prerouting) and hairpin from a container; a bracketed IPv6 HOSTIP publishes
+    on that address only and not on IPv4; ::1 is not DNATed (IPv6 has no route_localnet)."""
+    outside = f"vt-{uuid.uuid4().hex[:8]}"
+    assert run_cmd(["ip", "netns", "add", outside]).rc == 0
+    try:
+        r = hostns.vsrv("network", "create", "dual6", "--subnet", "10.97.0.0/24", "--ipv6-subnet", "fd00:97::/64")
+        assert r.rc == 0, r
+        hostns.sh(f"ip link add vt-up type veth peer name vt-down netns {outside} && "
+                  "ip addr add 192.168.78.1/24 dev vt-up && ip addr add fd00:78::1/64 dev vt-up nodad && "
+                  "ip link set vt-up up")
+        for cmd in (["addr", "add", "192.168.78.2/24", "dev", "vt-down"],
+                    ["addr", "add", "fd00:78::2/64", "dev", "vt-down", "nodad"],
+                    ["link", "set", "vt-down", "up"], ["link", "set", "lo", "up"]):
+            assert run_cmd(["ip", "-n", outside] + cmd).rc == 0, cmd
+        srv = server_bundle(bundle, ["nc", "-ll", "-p", "80", "-e", "echo", "pong"])
+        hostns.run_server(srv, "--network", "bridge:dual6", "--publish", "8080:80",
+                          "--publish", "[fd00:78::1]:8081:80", "--publish", "192.168.78.1:8082:80")
+        assert "fd00:97::2/64" in hostns.exec(srv, "ip", "addr", "show", "eth0").out
+
+        def nc(host, port, ns=None):
+            argv = ["busybox", "nc", "-w", "3", host, str(port)]
+            if ns is None:
+                return hostns.sh(" ".join(argv) + " </dev/null", check=False).out
+            return run_cmd(["nsenter", f"--net=/run/netns/{ns}"] + argv, timeout=15).out
+
+        # From the "host" itself (output chain): its bridge and uplink addresses, not ::1.
+        wait_for(lambda: "pong" in nc("fd00:97::1", 8080), timeout=10, what="published port on [fd00:97::1]")
+        assert "pong" in nc("fd00:78::1", 8080)
+        assert "pong" in nc("192.168.78.1", 8080)  # no HOSTIP: IPv4 too
+        # From a second netns across the veth (prerouting).
+        assert "pong" in nc("fd00:78::1", 8080, ns=outside)
+        assert "pong" in nc("192.168.78.1", 8080, ns=outside)
+        # An IPv6 HOSTIP publishes only there and only on IPv6; an IPv4 HOSTIP only on IPv4.
+        assert "pong" in nc("fd00:78::1", 8081, ns=outside)
+        assert "pong" not in nc("192.168.78.1", 8081, ns=outside)
+        assert "pong" not in nc("fd00:97::1", 8081)
+        assert "pong" in nc("192.168.78.1", 8082, ns=outside)
+        assert "pong" not in nc("fd00:78::1", 8082, ns=outside)
+        # ::1 is not DNATed (IPv6 has no route_localnet; podman has the same limit): refused at
+        # once by the host's own stack rather than silently dropped.
+        t0 = time.monotonic()
+        assert "pong" not in nc("::1", 8080)
+        assert time.monotonic() - t0 < 2.5
+        # Hairpin: another container of the network reaches the published port at a host address.
+        cli = server_bundle(bundle, ["sleep", "1000"])
+        hostns.run_server(cli, "--network", "bridge:dual6")
+        r = hostns.exec(cli, "sh", "-c", "nc -w 3 fd00:78::1 8080 </dev/null")
+        assert "pong" in r.out, r
+        rules = hostns.sh("nft list ruleset").out
+        assert "dnat ip6 to [fd00:97::2]:80" in rules, rules
+        # A bracketed HOSTIP on a network without an IPv6 subnet is refused before anything exists.
+        b = server_bundle(bundle, ["true"])
+        r = hostns.create(b, "--network", "bridge", "--publish", "[fd00:78::1]:9090:80", check=False)
+        assert r.rc != 0 and "no IPv6 subnet" in r.err, r
+        r = hostns.create(b, "--network", "bridge:dual6", "--publish", "[fd00:78::1:9090:80", check=False)
+        assert r.rc != 0 and "missing ']'" in r.err, r
+        # No HOSTIP publishes on both families, so the same port on an IPv6 HOSTIP clashes.
+        r = hostns.create(b, "--network", "bridge:dual6", "--publish", "9090:80", "--publish", "[fd00:78::1]:9090:81",
+                          check=False)
+        assert r.rc != 0 and "given twice" in r.err, r
+        assert not b.state_dir().exists()
+    finally:
+        run_cmd(["ip", "netns", "del", outside])
+
+
 def test_container_and_ns_modes_join_existing_stacks(hostns, bundle):
     a = server_bundle(bundle, ["sleep", "1000"])
     hostns.run_server(a, "--network", "bridge")
