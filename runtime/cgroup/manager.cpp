@@ -35,14 +35,23 @@ Result<void> write_value(const std::string& path, const std::string& value) {
   return {};
 }
 
-// Makes every missing component of `dir` below `mount`; records the ones made here.
-Result<void> make_dirs_once(const std::string& mount, const std::string& rel, std::vector<std::string>& created) {
+// mount + "/a/b" -> {mount/a, mount/a/b}: every directory from the mount down to the leaf.
+std::vector<std::string> dirs_below(const std::string& mount, const std::string& rel) {
+  std::vector<std::string> out;
   std::string cur = mount;
   std::istringstream in(rel);
   std::string part;
   while (std::getline(in, part, '/')) {
     if (part.empty()) continue;
     cur += "/" + part;
+    out.push_back(cur);
+  }
+  return out;
+}
+
+// Makes every missing component of `dir` below `mount`; records the ones made here.
+Result<void> make_dirs_once(const std::string& mount, const std::string& rel, std::vector<std::string>& created) {
+  for (const auto& cur : dirs_below(mount, rel)) {
     if (::mkdir(cur.c_str(), 0755) == 0) {
       if (std::find(created.begin(), created.end(), cur) == created.end()) created.push_back(cur);
     } else if (errno != EEXIST) {
@@ -122,12 +131,7 @@ Result<Manager> Manager::resolve_at(const Hierarchies& h, const std::string& cgr
   // state saved before make() lets `delete --force` remove them after a SIGKILL mid-way.
   auto plan_dirs = [&](const std::string& mount, const std::string& rel) {
     m.to_make_.emplace_back(mount, rel);
-    std::string cur = mount;
-    std::istringstream in(rel);
-    std::string part;
-    while (std::getline(in, part, '/')) {
-      if (part.empty()) continue;
-      cur += "/" + part;
+    for (const auto& cur : dirs_below(mount, rel)) {
       struct stat sb;
       if (::stat(cur.c_str(), &sb) < 0 && std::find(m.created_.begin(), m.created_.end(), cur) == m.created_.end())
         m.created_.push_back(cur);
@@ -183,17 +187,9 @@ Result<void> Manager::make() {
 
 Result<void> Manager::enable_v2_controllers(const std::set<std::string>& wanted) const {
   // Every ancestor between the mount and our directory must delegate the controllers.
-  std::string leaf = paths_.at("unified");
-  std::string cur = v2_root_;
-  std::string rest = leaf.substr(v2_root_.size());
-  std::istringstream in(rest);
-  std::string part;
-  std::vector<std::string> dirs = {cur};
-  while (std::getline(in, part, '/')) {
-    if (part.empty()) continue;
-    cur += "/" + part;
-    dirs.push_back(cur);
-  }
+  const std::string& leaf = paths_.at("unified");
+  std::vector<std::string> dirs = {v2_root_};
+  for (auto& d : dirs_below(v2_root_, leaf.substr(v2_root_.size()))) dirs.push_back(std::move(d));
   dirs.pop_back();  // not the leaf itself: "no internal processes"
   for (const auto& d : dirs) {
     for (const auto& c : wanted) {
