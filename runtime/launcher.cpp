@@ -1,12 +1,16 @@
 // runtime/launcher.cpp: clone3 + handshake (see launcher.h).
 #include "runtime/launcher.h"
 
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <utility>
+#include <vector>
 
 #include "runtime/child/child_main.h"
 #include "runtime/sys/syscalls.h"
@@ -92,9 +96,24 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
   if (!chans) return forward(std::move(chans.error()));
   auto& [parent_ch, child_ch] = *chans;
 
-  // pid and time namespaces apply to children: join them here, before clone3.
-  for (const auto& j : plan.parent_joins)
+  // pid and time namespaces apply to children: join them here, before clone3, and go back to
+  // our own right after it, so nothing this process forks later (the nft helper, hook runners,
+  // a sanitizer's tracer) is born inside the container's pid namespace.
+  struct Restore {
+    std::vector<std::pair<sys::unique_fd, int>> ns;
+    void now() {
+      for (auto& [fd, type] : ns) (void)::setns(fd.get(), type);
+      ns.clear();
+    }
+    ~Restore() { now(); }
+  } restore;
+  for (const auto& j : plan.parent_joins) {
+    const char* mine = j.nstype == CLONE_NEWPID ? "/proc/self/ns/pid_for_children" : "/proc/self/ns/time_for_children";
+    int own = ::open(mine, O_RDONLY | O_CLOEXEC);
+    if (own < 0) return errno_error(std::string("open '") + mine + "'");
+    restore.ns.emplace_back(sys::unique_fd(own), j.nstype);
     if (::setns(j.fd, j.nstype) < 0) return errno_error("setns '" + j.path + "'");
+  }
 
   int pidfd = -1;
   struct clone_args args {};
@@ -116,6 +135,7 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
     }
   }
   if (pid < 0) return errno_error("clone3");
+  restore.now();
   child_ch.close();
   Spawned s;
   s.pid = pid;
