@@ -620,6 +620,7 @@ def test_notify_socket(bundle, tmp_path):
         data = srv.recv(4096)
         assert b"READY=1" in data, data
         assert p.wait(timeout=30) == 0, b.logs()
-        assert "sent" in b.out()
+        # probe prints "sent" after sendmsg, and its stdout reaches the file when it exits.
+        wait_for(lambda: "sent" in b.out(), 10, what="probe notify output")
     finally:
         srv.close()
