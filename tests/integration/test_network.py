@@ -409,3 +409,22 @@ def test_container_and_ns_modes_join_existing_stacks(hostns, bundle):
     assert r.rc == 0 and "vsrv0" in r.out, r
     r = hostns.vsrv("run", "--bundle", c.path, "--network", "container:nosuch", c.id, root=c.root)
     assert r.rc != 0 and "nosuch" in r.err, r
+
+
+def test_stats_and_events_count_network_traffic(hostns, bundle):
+    # `stats` and `events` report the rx/tx of the container's interface (issue 3, once
+    # networking landed): traffic the test makes must show up in both.
+    b = server_bundle(bundle, ["sleep", "1000"])
+    hostns.run_server(b, "--network", "bridge")
+    r = hostns.exec(b, "ping", "-c", "3", "-i", "0.2", "-W", "3", "10.90.0.1")
+    assert r.rc == 0, r
+    r = hostns.vsrv("stats", "--no-stream", "--format", "json", b.id, root=b.root)
+    assert r.rc == 0, r
+    row = json.loads(r.out)[0]
+    assert row["net_rx"] > 0 and row["net_tx"] > 0, row
+    r = hostns.vsrv("events", "--stats", b.id, root=b.root)
+    assert r.rc == 0, r
+    nets = json.loads(r.out)["data"]["network_interfaces"]
+    assert nets and nets[0]["name"] == "eth0" and nets[0]["rx_packets"] >= 3 and nets[0]["tx_packets"] >= 3, nets
+    r = hostns.vsrv("stats", "--no-stream", b.id, root=b.root)
+    assert r.rc == 0 and "--" not in r.out.splitlines()[1].split()[-1], r
