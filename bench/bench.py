@@ -324,6 +324,26 @@ def remove_cgroups(cid=None):
                 pass
 
 
+def cgroup_dirs():
+    """Every cgroup directory in this mount namespace (never below process_api)."""
+    dirs = set()
+    for mnt in cgroup_mounts():
+        for dirpath, dirnames, _ in os.walk(mnt):
+            dirnames[:] = [d for d in dirnames if d != "process_api"]
+            dirs.add(dirpath)
+    return dirs
+
+
+def remove_new_cgroups(before):
+    """rmdir, deepest first, the cgroup dirs made since `before` (podman's libpod_parent/conmon:
+    podman never removes them itself)."""
+    for d in sorted(cgroup_dirs() - before, key=lambda d: -d.count("/")):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 def memory_cgroup_dir(cid):
     for mnt in cgroup_mounts():
         if os.path.exists(os.path.join(mnt, "memory.max_usage_in_bytes")):
@@ -725,6 +745,7 @@ class Bench:
             self.set_row("6p", "n/a (podman: no ip(8) to make the netns)")
             return
         host_before = host_net_state()
+        cgroups_before = cgroup_dirs()
         pd = os.path.join(self.a.workdir, "podman")
         for d in ("tmp", "netconf", "cni"):
             os.makedirs(os.path.join(pd, d), exist_ok=True)
@@ -821,6 +842,7 @@ class Bench:
                 except OSError:
                     pass
             self.podman_leftovers(pd)
+            remove_new_cgroups(cgroups_before)
         host_after = host_net_state()
         if problem:
             self.set_row("6p", f"n/a (podman: {problem})")

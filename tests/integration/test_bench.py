@@ -38,6 +38,8 @@ def quick_run():
     if missing:
         pytest.skip("benchmark tools not installed: " + ", ".join(missing) + " (scripts/deps.sh installs them)")
     with tempfile.TemporaryDirectory(prefix="vsrv-test-bench.") as d:
+        global PODMAN_CGROUPS_BEFORE
+        PODMAN_CGROUPS_BEFORE = _podman_cgroups()
         out_json = os.path.join(d, "bench.json")
         env = dict(os.environ, VSRV_BIN=VSRV_BIN, BENCH_NO_INSTALL="1")
         p = subprocess.run(["bash", str(RUN_SH), "--quick", "--json", out_json], env=env, stdin=subprocess.DEVNULL,
@@ -46,6 +48,20 @@ def quick_run():
         with open(out_json) as f:
             data = json.load(f)
         yield p.stdout, data
+
+
+PODMAN_CGROUPS_BEFORE = set()
+
+
+def _podman_cgroups():
+    """podman's own cgroup dirs (libpod_parent, libpod_parent/conmon) in every hierarchy."""
+    found = set()
+    for ctrl in os.listdir("/sys/fs/cgroup"):
+        top = os.path.join("/sys/fs/cgroup", ctrl, "libpod_parent")
+        if os.path.isdir(top):
+            found.add(top)
+            found.update(os.path.join(top, c) for c in os.listdir(top) if os.path.isdir(os.path.join(top, c)))
+    return found
 
 
 def _row_line(table, rid):
@@ -117,3 +133,5 @@ def test_no_failures_and_no_leftovers(quick_run):
     assert not data["failures"], f"runtime commands failed: {data['failures']}\n{table}"
     for ctrl in os.listdir("/sys/fs/cgroup"):
         assert not os.path.exists(os.path.join("/sys/fs/cgroup", ctrl, "vsrvbench")), f"cgroup left in {ctrl}"
+    new = _podman_cgroups() - PODMAN_CGROUPS_BEFORE
+    assert not new, f"row 6p left podman's cgroups: {sorted(new)}"
