@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/table.h"
 #include "cli/signals.h"
 #include "config/oci_spec.h"
 #include "runtime/container.h"
@@ -46,22 +47,7 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
 
 int fail_with(const Error& e) { return report_error(e); }
 
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> w;
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (w.size() <= i) w.push_back(0);
-      w[i] = std::max(w[i], r[i].size());
-    }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 4, ' ');
-    }
-    std::cout << line << "\n";
-  }
-}
+void print_table(const std::vector<std::vector<std::string>>& rows) { std::cout << format_table(rows, 4); }
 
 int do_ps(const Globals& g, const std::string& id, const std::string& format, const std::vector<std::string>& ps_args) {
   auto pids = runtime::container_pids(g.root, id);

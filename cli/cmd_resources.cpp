@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/table.h"
 #include "config/oci_spec.h"
 #include "runtime/cgroup/resources.h"
 #include "runtime/control.h"
@@ -222,21 +223,7 @@ std::string row_table(const std::vector<Row>& rows) {
                              : std::string("--"));
     t.push_back(std::move(line));
   }
-  std::vector<std::size_t> w;
-  for (const auto& l : t)
-    for (std::size_t i = 0; i < l.size(); ++i) {
-      if (w.size() <= i) w.push_back(0);
-      w[i] = std::max(w[i], l[i].size());
-    }
-  std::string out;
-  for (const auto& l : t) {
-    for (std::size_t i = 0; i < l.size(); ++i) {
-      out += l[i];
-      if (i + 1 < l.size()) out += std::string(w[i] - l[i].size() + 3, ' ');
-    }
-    out += "\n";
-  }
-  return out;
+  return format_table(t, 3);
 }
 
 // The containers `stats` shows: the ones named, or every running/paused one.

@@ -19,6 +19,7 @@
 #include "config/validate.h"
 #include "runtime/cgroup/manager.h"
 #include "runtime/cgroup/resources.h"
+#include "runtime/control.h"
 #include "runtime/hooks.h"
 #include "runtime/launcher.h"
 #include "runtime/network_glue.h"
@@ -317,22 +318,22 @@ Result<void> kill(const std::string& root, const std::string& id, int sig, bool 
   if (st->status == Status::Stopped || st->pid == 0) return fail("container '" + id + "' is not running");
   // A paused container keeps other signals pending until resume (runc does the same); SIGKILL
   // also thaws it, since a frozen process never gets to die.
-  auto thaw_if_killed = [&]() -> Result<void> {
-    if (st->status != Status::Paused || sig != SIGKILL) return {};
-    auto cg = cgroup::Manager::from_json(st->cgroup);
-    if (!cg) return forward(std::move(cg.error()));
-    return cg->freeze(false);
-  };
-  if (all) {
-    auto cg = cgroup::Manager::from_json(st->cgroup);
-    if (!cg) return forward(std::move(cg.error()));
-    VSRV_TRY(cg->kill_all(sig));
-    return thaw_if_killed();
+  const bool thaw = st->status == Status::Paused && sig == SIGKILL;
+  std::optional<cgroup::Manager> cg;
+  if (all || thaw) {
+    auto m = cgroup_of(*st);
+    if (!m) return forward(std::move(m.error()));
+    cg = std::move(*m);
   }
-  auto pidfd = open_init(*st);
-  if (!pidfd) return forward(std::move(pidfd.error()));
-  if (sys::pidfd_send_signal(pidfd->get(), sig) < 0) return errno_error("kill container '" + id + "'");
-  return thaw_if_killed();
+  if (all) {
+    VSRV_TRY(cg->kill_all(sig));
+  } else {
+    auto pidfd = open_init(*st);
+    if (!pidfd) return forward(std::move(pidfd.error()));
+    if (sys::pidfd_send_signal(pidfd->get(), sig) < 0) return errno_error("kill container '" + id + "'");
+  }
+  if (thaw) return cg->freeze(false);
+  return {};
 }
 
 Result<void> remove(const std::string& root, const std::string& id, bool force) {
@@ -379,7 +380,7 @@ Result<std::vector<pid_t>> container_pids(const std::string& root, const std::st
   auto st = load_live(root, id);
   if (!st) return forward(std::move(st.error()));
   if (st->cgroup.empty()) return std::vector<pid_t>{};
-  auto cg = cgroup::Manager::from_json(st->cgroup);
+  auto cg = cgroup_of(*st);
   if (!cg) return forward(std::move(cg.error()));
   return cg->pids();
 }

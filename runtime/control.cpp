@@ -16,13 +16,6 @@ void take(std::optional<T>& dst, const std::optional<T>& src) {
   if (src) dst = src;
 }
 
-Result<cgroup::Manager> manager_of(const State& st) {
-  if (st.cgroup.empty()) return fail("container '" + st.id + "' has no cgroup");
-  auto m = cgroup::Manager::from_json(st.cgroup);
-  if (!m) return forward(std::move(m.error()), "container '" + st.id + "'");
-  return m;
-}
-
 // The stored config.json with linux.resources replaced, so the state keeps the live limits.
 Result<std::string> with_resources(const std::string& config_json, const oci::Resources& r) {
   auto j = nlohmann::json::parse(config_json, nullptr, false);
@@ -34,6 +27,13 @@ Result<std::string> with_resources(const std::string& config_json, const oci::Re
 }
 
 }  // namespace
+
+Result<cgroup::Manager> cgroup_of(const State& st) {
+  if (st.cgroup.empty()) return fail("container '" + st.id + "' has no cgroup");
+  auto m = cgroup::Manager::from_json(st.cgroup);
+  if (!m) return forward(std::move(m.error()), "container '" + st.id + "'");
+  return m;
+}
 
 void merge_resources(oci::Resources& base, const oci::Resources& u) {
   base.devices.insert(base.devices.end(), u.devices.begin(), u.devices.end());
@@ -92,7 +92,7 @@ Result<void> pause(const std::string& root, const std::string& id) {
   if (st->status == Status::Paused) return fail("container '" + id + "' is already paused");
   if (st->status != Status::Running && st->status != Status::Created)
     return fail("cannot pause container '" + id + "': it is " + status_name(st->status) + ", not running");
-  auto cg = manager_of(*st);
+  auto cg = cgroup_of(*st);
   if (!cg) return forward(std::move(cg.error()));
   VSRV_TRYC(cg->freeze(true), "pause '" + id + "'");
   return {};
@@ -105,7 +105,7 @@ Result<void> resume(const std::string& root, const std::string& id) {
   if (!st) return forward(std::move(st.error()));
   if (st->status != Status::Paused)
     return fail("cannot resume container '" + id + "': it is " + status_name(st->status) + ", not paused");
-  auto cg = manager_of(*st);
+  auto cg = cgroup_of(*st);
   if (!cg) return forward(std::move(cg.error()));
   VSRV_TRYC(cg->freeze(false), "resume '" + id + "'");
   return {};
@@ -118,7 +118,7 @@ Result<void> update(const std::string& root, const std::string& id, const oci::R
   if (!st) return forward(std::move(st.error()));
   if (st->status == Status::Stopped || st->status == Status::Creating)
     return fail("cannot update container '" + id + "': it is " + status_name(st->status));
-  auto cg = manager_of(*st);
+  auto cg = cgroup_of(*st);
   if (!cg) return forward(std::move(cg.error()));
   VSRV_TRYC(cg->apply(r), "update '" + id + "'");
   if (auto spec = oci::parse_spec(st->config_json); spec) {
@@ -141,19 +141,11 @@ Result<Usage> usage(const std::string& root, const std::string& id) {
   auto st = load_live(root, id);
   if (!st) return forward(std::move(st.error()));
   if (st->status == Status::Stopped) return fail("container '" + id + "' is not running");
-  auto cg = manager_of(*st);
+  auto cg = cgroup_of(*st);
   if (!cg) return forward(std::move(cg.error()));
   auto s = cg->stats();
   if (!s) return forward(std::move(s.error()), "stats '" + id + "'");
-  cgroup::Stats::Net n;
-  std::uint64_t c[4] = {};
-  if (NetworkGlue::counters_saved(st->network, n.name, c)) {
-    n.rx_bytes = c[0];
-    n.rx_packets = c[1];
-    n.tx_bytes = c[2];
-    n.tx_packets = c[3];
-    s->net.push_back(n);
-  }
+  if (auto n = NetworkGlue::counters_saved(st->network)) s->net.push_back(std::move(*n));
   return Usage{*st, std::move(*s)};
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/oci_spec.h"
+#include "runtime/cgroup/manager.h"
 #include "runtime/cgroup/stats.h"
 #include "runtime/state.h"
 #include "runtime/sys/error.h"
@@ -26,6 +27,9 @@ struct Usage {
   cgroup::Stats stats;
 };
 Result<Usage> usage(const std::string& root, const std::string& id);
+
+// The container's cgroup, rebuilt from its state ("has no cgroup" when none was recorded).
+Result<cgroup::Manager> cgroup_of(const State& st);
 
 // Merges the set fields of `update` into `base` (the fields runc's update can change).
 void merge_resources(oci::Resources& base, const oci::Resources& update);

@@ -114,18 +114,13 @@ Result<void> NetworkGlue::release_saved(const std::string& json, const std::stri
   return net::release(*plan, id, net::Options{});
 }
 
-bool NetworkGlue::counters_saved(const std::string& json, std::string& name, std::uint64_t (&c)[4]) {
-  if (json.empty()) return false;
+std::optional<cgroup::Stats::Net> NetworkGlue::counters_saved(const std::string& json) {
+  if (json.empty()) return std::nullopt;
   auto plan = net::Plan::from_json(json);
-  if (!plan) return false;
+  if (!plan) return std::nullopt;
   auto k = net::counters(*plan);
-  if (!k) return false;
-  name = "eth0";
-  c[0] = k->rx_bytes;
-  c[1] = k->rx_packets;
-  c[2] = k->tx_bytes;
-  c[3] = k->tx_packets;
-  return true;
+  if (!k) return std::nullopt;
+  return cgroup::Stats::Net{"eth0", k->rx_bytes, k->rx_packets, k->tx_bytes, k->tx_packets};
 }
 
 #else
@@ -141,7 +136,7 @@ Result<void> NetworkGlue::release() { return {}; }
 std::string NetworkGlue::to_json() const { return {}; }
 std::vector<std::pair<std::string, std::string>> NetworkGlue::bind_files() const { return {}; }
 Result<void> NetworkGlue::release_saved(const std::string&, const std::string&) { return {}; }
-bool NetworkGlue::counters_saved(const std::string&, std::string&, std::uint64_t (&)[4]) { return false; }
+std::optional<cgroup::Stats::Net> NetworkGlue::counters_saved(const std::string&) { return std::nullopt; }
 
 #endif
 

@@ -5,13 +5,14 @@
 #pragma once
 #include <sys/types.h>
 
-#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "config/oci_spec.h"
+#include "runtime/cgroup/stats.h"
 #include "runtime/container.h"
 #include "runtime/sys/error.h"
 
@@ -43,7 +44,7 @@ class NetworkGlue {
   static Result<void> release_saved(const std::string& json, const std::string& id);
   // rx/tx counters of the container's interface from the saved attachment (`stats`, `events`);
   // false when vsrv made no interface (no --network, host, ns:PATH).
-  static bool counters_saved(const std::string& json, std::string& name, std::uint64_t (&c)[4]);
+  static std::optional<cgroup::Stats::Net> counters_saved(const std::string& json);
 
  private:
   std::unique_ptr<net::Plan> plan_;

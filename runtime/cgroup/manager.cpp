@@ -35,6 +35,12 @@ Result<void> write_value(const std::string& path, const std::string& value) {
   return {};
 }
 
+// Puts back the values read before writing, newest first (Manager::Undo entries).
+template <class U>
+void put_back(const std::vector<U>& undo) {
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) (void)sys::write_file(it->path, it->old);
+}
+
 // mount + "/a/b" -> {mount/a, mount/a/b}: every directory from the mount down to the leaf.
 std::vector<std::string> dirs_below(const std::string& mount, const std::string& rel) {
   std::vector<std::string> out;
@@ -274,8 +280,8 @@ Result<void> Manager::write_all(const std::vector<std::pair<std::string, std::st
   for (const auto& [path, value] : writes) {
     auto old = sys::read_file(path);
     if (auto r = write_value(path, value); !r) {
-      // Put back what was there, newest first, so a refused value leaves the old limits.
-      for (auto it = undo.rbegin(); it != undo.rend(); ++it) (void)sys::write_file(it->path, it->old);
+      // Put back what was there, so a refused value leaves the old limits.
+      put_back(undo);
       // "…/memory.limit_in_bytes = 1024: Device or resource busy": the file, the value, the
       // kernel's reason; nothing else, since the caller adds which container.
       std::string hint = r.error().errnum == EBUSY && path.find("memory.") != std::string::npos
@@ -320,7 +326,7 @@ Result<void> Manager::apply(const oci::Resources& r) const {
     }
     auto a = fd < 0 ? Result<void>(errno_error("open '" + paths_.at("unified") + "'")) : attach_device_filter(fd, r.devices);
     if (!a && layout_ == Layout::V2) {
-      for (auto it = undo.rbegin(); it != undo.rend(); ++it) (void)sys::write_file(it->path, it->old);
+      put_back(undo);
       return forward(std::move(a.error()));
     }
   }
