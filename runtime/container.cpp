@@ -159,10 +159,9 @@ Result<Created> create(const CreateOptions& o) {
   st.owner = owner_name();
   st.annotations = spec->annotations;
   st.config_json = *text;
-  VSRV_TRY(save(o.root, st));
 
-  // The cgroup is recorded before it is made, so a create killed between the two still leaves
-  // delete --force what it needs to remove the directories.
+  // The cgroup is recorded (in the first save) before it is made, so a create killed between the
+  // two still leaves delete --force what it needs to remove the directories. resolve() only reads.
   auto resolved = cgroup::Manager::resolve(spec->linux ? spec->linux->cgroups_path : "", o.id);
   if (!resolved) return forward(std::move(resolved.error()), "cgroup");
   cgroup::Manager* cg = &rb.cg.emplace(std::move(*resolved));
