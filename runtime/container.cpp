@@ -204,7 +204,10 @@ Result<Created> create(const CreateOptions& o) {
   plan->close_in_child.push_back(lock->fd());
   // The v2 cgroup dir fd is only for clone3 (CLONE_INTO_CGROUP): a host directory the
   // container's cwd must never reach through /proc/self/fd.
-  if (cg->v2_dirfd() >= 0) plan->close_in_child.push_back(cg->v2_dirfd());
+  if (cg->clone_into_fd() >= 0) plan->close_in_child.push_back(cg->clone_into_fd());
+  auto tasks = cg->task_files();
+  if (!tasks) return forward(std::move(tasks.error()), "cgroup");
+  for (const auto& t : *tasks) plan->cgroup_tasks.push_back({t.fd.get(), t.path});
   plan->new_keyring = !o.no_new_keyring;
   plan->keyring_name = "_ses." + o.id;
   if (seccomp) {
@@ -227,7 +230,6 @@ Result<Created> create(const CreateOptions& o) {
   cb.on_alive = [&](pid_t pid) -> Result<void> {
     child_pid = pid;
     if (plan->new_userns && lx) VSRV_TRY(write_id_maps(pid, lx->uid_mappings, lx->gid_mappings));
-    if (cg->v2_dirfd() < 0) VSRV_TRYC(cg->enter(pid), "cgroup");
     VSRV_TRY(net.attach(pid));
     return {};
   };
@@ -252,7 +254,7 @@ Result<Created> create(const CreateOptions& o) {
     hs.pid = child_pid;
     return send_seccomp_listener(lx->seccomp->listener_path, listener, hs, lx->seccomp->listener_metadata);
   };
-  auto sp = spawn(*plan, cg->v2_dirfd(), cb);
+  auto sp = spawn(*plan, cg->clone_into_fd(), cb);
   if (!sp) return forward(std::move(sp.error()));
   rb.pid = sp->pid;
   rb.pidfd.reset(::fcntl(sp->pidfd.get(), F_DUPFD_CLOEXEC, 0));

@@ -222,27 +222,28 @@ Result<int> exec(const ExecOptions& o) {
     plan.seccomp_notify = false;
   }
   std::optional<cgroup::Manager> cg;
+  std::vector<cgroup::Manager::TaskFile> tasks;
   if (!st->cgroup.empty()) {
     auto m = cgroup::Manager::from_json(st->cgroup);
     if (!m) return forward(std::move(m.error()));
     cg = std::move(*m);
     // Only for clone3: a host directory must not be reachable as the process's cwd.
-    if (cg->v2_dirfd() >= 0) plan.close_in_child.push_back(cg->v2_dirfd());
+    if (cg->clone_into_fd() >= 0) plan.close_in_child.push_back(cg->clone_into_fd());
+    auto t = cg->task_files();
+    if (!t) return forward(std::move(t.error()), "cgroup");
+    tasks = std::move(*t);
+    for (const auto& f : tasks) plan.cgroup_tasks.push_back({f.fd.get(), f.path});
   }
   // Inherited by the child until its execve: see the file comment.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   sys::unique_fd master;
   SpawnCallbacks cb;
-  cb.on_alive = [&](pid_t pid) -> Result<void> {
-    if (cg && cg->v2_dirfd() < 0) VSRV_TRYC(cg->enter(pid), "cgroup");
-    return {};
-  };
   cb.on_console = [&](sys::unique_fd m) -> Result<void> {
     if (!o.console_socket.empty()) return send_console(o.console_socket, m);
     master = std::move(m);
     return {};
   };
-  auto sp = spawn(plan, cg ? cg->v2_dirfd() : -1, cb);
+  auto sp = spawn(plan, cg ? cg->clone_into_fd() : -1, cb);
   if (!sp) return forward(std::move(sp.error()), "exec");
   // ChildReady came just before execve: EOF now means execve succeeded (the socket is
   // close-on-exec); an Error message means it failed.

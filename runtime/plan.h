@@ -48,6 +48,12 @@ struct NsJoin {
   std::string path;  // for messages
 };
 
+// A v1 `tasks` file of the container's cgroup, opened for writing by the parent.
+struct CgroupJoin {
+  int fd = -1;
+  std::string path;  // for messages
+};
+
 struct RlimitOp {
   int resource = 0;
   std::uint64_t soft = 0, hard = 0;
@@ -78,6 +84,11 @@ struct ChildPlan {
   std::vector<NsJoin> joins;        // user first
   bool new_userns = false;
   pid_t parent_pid = 0;             // for the PDEATHSIG race check
+
+  // --- cgroup ---
+  // Written "0" and closed by the child first thing: it moves itself into each v1 hierarchy
+  // (why not the parent writing cgroup.procs: runtime/cgroup/manager.h, task_files()).
+  std::vector<CgroupJoin> cgroup_tasks;
 
   // --- filesystem ---
   std::string rootfs;               // absolute host path

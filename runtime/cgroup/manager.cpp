@@ -181,8 +181,9 @@ Result<void> Manager::make() {
     if (auto it = paths_.find("cpuset"); it != paths_.end() && it->second == mount + rel) seed_cpuset(it->second);
   }
   to_make_.clear();
-  if (layout_ == Layout::V2 && paths_.count("unified")) {
-    if (auto r = enable_v2_controllers(v2_controllers_); !r) return undo(std::move(r.error()).wrap("cgroup"));
+  if (layout_ != Layout::V1 && paths_.count("unified")) {
+    if (layout_ == Layout::V2)
+      if (auto r = enable_v2_controllers(v2_controllers_); !r) return undo(std::move(r.error()).wrap("cgroup"));
     const std::string& dir = paths_.at("unified");
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return undo(Error{errno, "open '" + dir + "'"});
@@ -227,7 +228,7 @@ Result<Manager> Manager::from_json(const std::string& saved) {
   } catch (const nlohmann::json::exception& e) {
     return fail(std::string("corrupt cgroup state: ") + e.what());
   }
-  if (m.layout_ == Layout::V2 && m.paths_.count("unified")) {
+  if (m.layout_ != Layout::V1 && m.paths_.count("unified")) {
     int fd = ::open(m.paths_["unified"].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) m.v2_dir_.reset(fd);
   }
@@ -265,14 +266,17 @@ std::string Manager::freezer_dir(bool& v2) const {
   return {};
 }
 
-Result<void> Manager::enter(pid_t pid) const {
-  std::set<std::string> done;
+Result<std::vector<Manager::TaskFile>> Manager::task_files() const {
+  std::vector<TaskFile> out;
+  std::set<std::string> done;  // co-mounted controllers (cpu,cpuacct) share one directory
   for (const auto& [c, d] : paths_) {
-    if (!done.insert(d).second) continue;
-    if (auto r = write_value(d + "/cgroup.procs", std::to_string(pid)); !r)
-      return forward(std::move(r.error()), "enter '" + d + "'");
+    if (c == "unified" || !done.insert(d).second) continue;
+    std::string p = d + "/tasks";
+    int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno_error("open '" + p + "'");
+    out.push_back({sys::unique_fd(fd), std::move(p)});
   }
-  return {};
+  return out;
 }
 
 Result<void> Manager::write_all(const std::vector<std::pair<std::string, std::string>>& writes,

@@ -36,8 +36,8 @@ Result<void> late_namespaces(const ChildPlan& p) noexcept {
   // Become root of the new user namespace now that the parent wrote the maps.
   if (p.new_userns && (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0))
     return errno_error("become root in the user namespace");
-  // The cgroup namespace is unshared only now, after the parent moved us into our cgroup, so
-  // its root is the container's cgroup rather than the one vsrv ran in.
+  // The cgroup namespace is unshared only now, after we moved into our cgroup (and clone3 put
+  // us into the v2 one), so its root is the container's cgroup rather than the one vsrv ran in.
   if (p.unshare_cgroup && ::unshare(CLONE_NEWCGROUP) < 0) return errno_error("unshare cgroup namespace");
   if (p.unshare_time) {
     if (::unshare(CLONE_NEWTIME) < 0) return errno_error("unshare time namespace");
@@ -118,6 +118,15 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
+  // Into the cgroup first: before the namespaces, so the cgroup namespace unshared later is
+  // rooted at the container's cgroup and every page the setup allocates is charged to it.
+  for (const auto& t : p.cgroup_tasks) {
+    if (::write(t.fd, "0", 1) != 1) {
+      ch.send_error(Step::Cgroup, errno, ("join '" + t.path + "'").c_str());
+      _exit(kSetupFailed);
+    }
+    ::close(t.fd);
+  }
   must(Step::Namespaces, join_namespaces(p));
   must(Step::Maps, ch.send(Msg::ChildAlive));
   must(Step::Maps, ch.expect(Msg::Proceed).map([](auto&&) {}));

@@ -352,6 +352,42 @@ def test_stats_table_and_json(bundle):
 # Cleanup and bad input
 
 
+def _cgroup_lines(pid):
+    """{hierarchy: path} of /proc/PID/cgroup; the v2 line is keyed "" ("0::/x")."""
+    out = {}
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, ctrls, path = line.split(":", 2)
+        for c in ctrls.split(","):
+            out[c.replace("name=", "")] = path
+    return out
+
+
+def test_init_and_exec_join_every_hierarchy(bundle, tmp_path):
+    """The init moves itself into each v1 hierarchy through `tasks` (and clone3 puts it into the
+    unified one); an exec'd process does the same. Seen from the host, both are in /vsrv/<id> in
+    every hierarchy vsrv manages; seen from inside, the cgroup namespace is rooted there."""
+    b = sleeper(bundle)
+    want = f"/vsrv/{b.id}"
+    managed = {c for c in os.listdir(CGROUP_ROOT)
+               if os.path.isdir(os.path.join(CGROUP_ROOT, c, "vsrv", b.id))}
+    if V2:
+        managed = {""}
+    elif os.path.isdir(os.path.join(CGROUP_ROOT, "unified", "vsrv", b.id)):
+        managed = (managed - {"unified"}) | {""}
+    assert managed, "no cgroup directory for the container"
+    pf = tmp_path / "exec.pid"
+    r = b.exec(probe_args("sleep", 30), "--detach", "--pid-file", pf, timeout=20)
+    assert r.rc == 0, r
+    for pid in (b.state()["pid"], int(pf.read_text().strip())):
+        seen = _cgroup_lines(pid)
+        wrong = {c: seen.get(c) for c in managed if seen.get(c) != want}
+        assert not wrong, f"pid {pid}: {wrong} (want {want})"
+    inside = b.exec(probe_args("cat", "/proc/self/cgroup"))
+    assert inside.rc == 0, inside
+    paths = {l.split(":", 2)[2] for l in inside.out.splitlines() if l.split(":", 2)[1] != "name=systemd"}
+    assert paths == {"/"}, inside.out
+
+
 def test_200_create_delete_cycles_leave_no_cgroup(bundle):
     need_controllers("memory", "pids")
     b = bundle(probe_args("sleep", 60), overrides={"linux": {"resources": {"memory": {"limit": 64 * MiB}, "pids": {"limit": 100}}}})

@@ -5,6 +5,7 @@
 // never touched. A plain directory holding regular files cannot be rmdir'd, so the fake puts
 // files (cpuset.cpus, cgroup.controllers) only in directories that are expected to stay.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -250,6 +251,7 @@ TEST_F(CgroupFakeFs, DefaultPathV1) {
     EXPECT_EQ(m->paths().at(c), root + "/" + c + "/vsrv/c1") << c;
   EXPECT_FALSE(m->paths().count("unified"));
   EXPECT_EQ(m->v2_dirfd(), -1);
+  EXPECT_EQ(m->clone_into_fd(), -1);
   // Co-mounted cpu,cpuacct made once; each prefix and leaf listed once.
   std::vector<std::string> want;
   for (const char* d : {"cpu,cpuacct", "cpuset", "memory", "pids", "freezer", "devices"}) {
@@ -272,8 +274,14 @@ TEST_F(CgroupFakeFs, DefaultPathHybridIncludesUnified) {
   EXPECT_EQ(m->paths().at("memory"), root + "/memory/vsrv/c1");
   EXPECT_TRUE(is_dir(root + "/unified/vsrv/c1"));
   EXPECT_TRUE(std::count(m->created().begin(), m->created().end(), root + "/unified/vsrv/c1"));
-  // The hybrid unified hierarchy is not the CLONE_INTO_CGROUP target (v1 controllers do the work).
+  // Hybrid is not v2 (the v1 controllers do the work), but clone3 still places the process in
+  // the unified hierarchy with CLONE_INTO_CGROUP instead of a cgroup.procs write.
   EXPECT_EQ(m->v2_dirfd(), -1);
+  ASSERT_GE(m->clone_into_fd(), 0);
+  struct stat a, b;
+  ASSERT_EQ(::fstat(m->clone_into_fd(), &a), 0);
+  ASSERT_EQ(::stat((root + "/unified/vsrv/c1").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
   ASSERT_TRUE(m->destroy());
   EXPECT_FALSE(exists(root + "/unified/vsrv"));
   EXPECT_FALSE(exists(root + "/memory/vsrv"));
@@ -530,6 +538,7 @@ TEST_F(CgroupFakeFs, JsonRoundTrip) {
     } else {
       EXPECT_EQ(back->v2_dirfd(), -1);
     }
+    EXPECT_GE(back->clone_into_fd(), 0);  // v2 and hybrid both clone into the unified dir
     // The rebuilt manager removes exactly what the original made.
     ASSERT_TRUE(back->destroy()) << back->destroy().error().message();
     for (const auto& d : m->created()) EXPECT_FALSE(exists(d)) << d;
@@ -552,6 +561,41 @@ TEST_F(CgroupFakeFs, JsonOfResolvedStateLetsDeleteCleanUp) {
   ASSERT_TRUE(back);
   ASSERT_TRUE(back->destroy()) << back->destroy().error().message();
   EXPECT_EQ(tree(), before);
+}
+
+// A new process moves itself into each v1 hierarchy through its `tasks` file: one per
+// directory (cpu,cpuacct are co-mounted and share one), none for the unified hierarchy.
+TEST_F(CgroupFakeFs, TaskFilesOnePerV1DirectoryOpenForWriting) {
+  Hierarchies h = v1_layout(true);
+  auto m = Manager::create_at(h, "", "c1", no_own);
+  ASSERT_TRUE(m) << m.error().message();
+  std::set<std::string> dirs;
+  for (const auto& [c, d] : m->paths())
+    if (c != "unified") dirs.insert(d);
+  for (const auto& d : dirs) put(d + "/tasks", "");
+  {
+    auto t = m->task_files();
+    ASSERT_TRUE(t) << t.error().message();
+    std::set<std::string> got;
+    for (const auto& f : *t) {
+      got.insert(f.path);
+      int fl = ::fcntl(f.fd.get(), F_GETFL);
+      EXPECT_EQ(fl & O_ACCMODE, O_WRONLY) << f.path;
+      EXPECT_TRUE(::fcntl(f.fd.get(), F_GETFD) & FD_CLOEXEC) << f.path;
+    }
+    std::set<std::string> want;
+    for (const auto& d : dirs) want.insert(d + "/tasks");
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(t->size(), dirs.size());
+    EXPECT_TRUE(want.count(root + "/cpu,cpuacct/vsrv/c1/tasks"));
+  }
+  // A hierarchy without the file (not a cgroupfs) is an error naming it.
+  ::unlink((root + "/memory/vsrv/c1/tasks").c_str());
+  auto e = m->task_files();
+  ASSERT_FALSE(e);
+  EXPECT_TRUE(contains(e.error().message(), root + "/memory/vsrv/c1/tasks")) << e.error().message();
+  for (const auto& d : dirs) ::unlink((d + "/tasks").c_str());
+  ASSERT_TRUE(m->destroy()) << m->destroy().error().message();
 }
 
 // apply() on the fake: the kernel files are plain files here (created by the test in the leaf,
