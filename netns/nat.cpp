@@ -2,18 +2,17 @@
 #include "netns/nat.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
+#include <spawn.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <nftables/libnftables.h>
 
-#include <array>
-#include <memory>
-#include <type_traits>
+#include <cstdlib>
 
 #include "netns/parse.h"
 #include "runtime/sys/fd.h"
 #include "runtime/sys/syscalls.h"
+
+extern char** environ;
 
 namespace vsrv::net {
 
@@ -88,79 +87,45 @@ std::string nft_add_script(const Plan& p) {
 
 namespace {
 
-// libnftables and the six libraries it pulls in (nftnl, mnl, jansson, gmp, xtables) are loaded
-// only by the commands that touch NAT: linking them made every vsrv start (create, exec, state,
-// kill, ...) map and relocate them, twice with the re-exec (docs/performance.md).
-struct Nft {
-  decltype(&::nft_ctx_new) ctx_new = nullptr;
-  decltype(&::nft_ctx_free) ctx_free = nullptr;
-  decltype(&::nft_ctx_buffer_output) buffer_output = nullptr;
-  decltype(&::nft_ctx_buffer_error) buffer_error = nullptr;
-  decltype(&::nft_run_cmd_from_buffer) run_cmd = nullptr;
-  decltype(&::nft_ctx_get_error_buffer) error_buffer = nullptr;
-};
-
-Result<const Nft*> load_nft() {
-  static Nft nft;
-  static std::string error;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
-    void* h = ::dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      const char* e = ::dlerror();
-      error = e ? e : "dlopen failed";
-    } else {
-      auto sym = [&](auto& f, const char* name) {
-        f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(::dlsym(h, name));
-        if (!f && error.empty()) error = std::string("missing symbol ") + name;
-      };
-      sym(nft.ctx_new, "nft_ctx_new");
-      sym(nft.ctx_free, "nft_ctx_free");
-      sym(nft.buffer_output, "nft_ctx_buffer_output");
-      sym(nft.buffer_error, "nft_ctx_buffer_error");
-      sym(nft.run_cmd, "nft_run_cmd_from_buffer");
-      sym(nft.error_buffer, "nft_ctx_get_error_buffer");
-    }
-  }
-  if (!error.empty()) return make_error(ELIBACC, "nftables: load libnftables.so.1: " + error);
-  return &nft;
+// Where vsrv-nft is: $VSRV_NFT_HELPER, else the path configured at build time (the build tree's,
+// or -DVSRV_NFT_HELPER=... for an installation).
+std::string nft_helper() {
+  if (const char* e = ::getenv("VSRV_NFT_HELPER"); e && *e) return e;
+  return VSRV_NFT_HELPER_PATH;
 }
 
 }  // namespace
 
 Result<void> nft_run(const std::string& script) {
-  auto nft = load_nft();
-  if (!nft) return forward(std::move(nft.error()));
-  // The transaction commits inside sendmsg(); closing the nfnetlink socket afterwards waits for
-  // nf_tables' deferred destroy work (an RCU grace period, 10-15 ms here). A forked helper runs
-  // the script, reports the result, and pays for that close after we have moved on.
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) < 0) return errno_error("nftables: pipe");
-  sys::unique_fd rd(pipefd[0]), wr(pipefd[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) return errno_error("nftables: fork");
-  if (pid == 0) {
-    rd.reset();
-    const Nft& n = **nft;
-    nft_ctx* ctx = n.ctx_new(NFT_CTX_DEFAULT);
-    std::string msg = "E";
-    if (ctx) {
-      n.buffer_output(ctx);
-      n.buffer_error(ctx);
-      msg = n.run_cmd(ctx, script.c_str()) == 0 ? "0" : std::string("E") + n.error_buffer(ctx);
-    }
-    (void)sys::write_all(wr, msg);
-    // Close everything (the caller's lock fds first, the slow nfnetlink socket last), then go.
-    ::close_range(0, ~0U, 0);
-    ::_exit(0);
-  }
-  wr.reset();
-  // Reaped by whoever inherits it; the parent never waits for this pid.
-  auto out = sys::read_fd(rd);
-  if (!out) return forward(std::move(out.error()), "nftables");
-  if (*out == "0") return {};
-  std::string err = out->empty() ? std::string("helper died") : out->substr(1);
+  // vsrv-nft (netns/helper/vsrv_nft.cpp) runs the script and answers before it closes its
+  // nfnetlink socket; it is reaped by whoever inherits it, the caller never waits for its exit.
+  const std::string helper = nft_helper();
+  int in[2], out[2];
+  if (::pipe2(in, O_CLOEXEC) < 0) return errno_error("nftables: pipe");
+  sys::unique_fd in_rd(in[0]), in_wr(in[1]);
+  if (::pipe2(out, O_CLOEXEC) < 0) return errno_error("nftables: pipe");
+  sys::unique_fd out_rd(out[0]), out_wr(out[1]);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in_rd.get(), 0);
+  posix_spawn_file_actions_adddup2(&fa, out_wr.get(), 1);
+  // Only stdio reaches it: not fds a caller passed through to the container (LISTEN_FDS).
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  char* argv[] = {const_cast<char*>("vsrv-nft"), nullptr};
+  pid_t pid;
+  int rc = ::posix_spawn(&pid, helper.c_str(), &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    return make_error(rc, "nftables: run '" + helper + "' (build the vsrv-nft target, or set VSRV_NFT_HELPER)");
+  in_rd.reset();
+  out_wr.reset();
+  auto w = sys::write_all(in_wr, script);
+  in_wr.reset();
+  auto answer = sys::read_fd(out_rd);
+  if (!answer) return forward(std::move(answer.error()), "nftables");
+  if (*answer == "0") return {};
+  if (answer->empty() && !w) return forward(std::move(w.error()), "nftables: send the script");
+  std::string err = answer->empty() ? std::string("helper died") : answer->substr(1);
   while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
   return make_error(EINVAL, "nftables: " + (err.empty() ? std::string("no context") : err));
 }

@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,6 +15,7 @@
 #include <optional>
 
 #include "config/oci_spec.h"
+#include "config/passwd.h"
 #include "config/validate.h"
 #include "runtime/cgroup/manager.h"
 #include "runtime/cgroup/resources.h"
@@ -44,10 +44,15 @@ std::string now_rfc3339() {
 }
 
 std::string owner_name() {
-  // root is root everywhere: skip NSS (nsswitch.conf, passwd) on the create path.
-  if (::geteuid() == 0) return "root";
-  struct passwd* pw = ::getpwuid(::geteuid());
-  return pw ? pw->pw_name : std::to_string(::geteuid());
+  // root is root everywhere: nothing to read on the create path. Others: the host's /etc/passwd
+  // with our own parser, never NSS (getpwuid would dlopen NSS modules, which a static vsrv
+  // cannot do portably; runc also reads /etc/passwd itself).
+  uid_t uid = ::geteuid();
+  if (uid == 0) return "root";
+  if (auto text = sys::read_file("/etc/passwd"); text)
+    for (const auto& e : config::parse_passwd(*text))
+      if (e.uid == uid) return e.name;
+  return std::to_string(uid);
 }
 
 Result<std::string> absolute(const std::string& path, const std::string& what) {
@@ -84,12 +89,6 @@ State hook_state(const State& st, Status status) {
   State s = st;
   s.status = status;
   return s;
-}
-
-// True once the process behind pidfd has exited (pidfd readable).
-bool exited(sys::borrowed_fd pidfd) {
-  struct pollfd p = {pidfd.get(), POLLIN, 0};
-  return ::poll(&p, 1, 0) > 0;
 }
 
 // Opens a pidfd for the state's pid and checks it is still the same process (start time).
