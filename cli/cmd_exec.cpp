@@ -6,6 +6,7 @@
 namespace vsrv::cli {
 
 void register_exec(CLI::App& app, Globals& g) {
+  if (!g.wants("exec")) return;
   static runtime::ExecOptions o;
   static std::vector<std::string> rest;
   static std::string process_label, apparmor;

@@ -86,6 +86,7 @@ int do_rm(const std::string& name) {
 }  // namespace
 
 void register_network(CLI::App& app, Globals& g) {
+  if (!g.wants("network")) return;
   auto* net = app.add_subcommand("network", "manage named networks (create, ls, inspect, rm)");
   net->require_subcommand(1);
 

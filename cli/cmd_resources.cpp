@@ -329,89 +329,97 @@ int run_events(const Globals& g, const std::string& id, bool once, long interval
 
 void register_resources(CLI::App& app, Globals& g) {
   // --- update ---
-  static UpdateFlags uf;
-  auto* up = app.add_subcommand("update", "change the resource limits of a container in place");
-  up->add_option("container-id", uf.id)->required();
-  up->add_option("-r,--resources", uf.resources, "linux.resources JSON file, or - for stdin");
-  up->add_option("--memory", uf.memory, "memory limit (bytes, or 512m, 2g; -1 for none)");
-  up->add_option("--memory-swap", uf.memory_swap, "memory+swap limit (-1 for none)");
-  up->add_option("--memory-reservation", uf.memory_reservation, "memory soft limit");
-  up->add_option("--kernel-memory", uf.kernel_memory, "kernel memory limit (v1 only)");
-  up->add_option("--kernel-memory-tcp", uf.kernel_memory_tcp, "kernel TCP buffer limit (v1 only)");
-  up->add_option("--cpu-quota", uf.cpu_quota, "CPU time per period in microseconds (-1 for none)");
-  up->add_option("--cpu-period", uf.cpu_period, "CFS period in microseconds");
-  up->add_option("--cpu-shares", uf.cpu_shares, "relative CPU weight (v1 shares; converted on v2)");
-  up->add_option("--cpu-rt-period", uf.cpu_rt_period, "realtime period in microseconds");
-  up->add_option("--cpu-rt-runtime", uf.cpu_rt_runtime, "realtime runtime in microseconds");
-  up->add_option("--cpu-burst", uf.cpu_burst, "CFS burst in microseconds");
-  up->add_option("--cpu-idle", uf.cpu_idle, "1 makes the cgroup SCHED_IDLE");
-  up->add_option("--cpuset-cpus", uf.cpuset_cpus, "CPUs to run on, e.g. 0-1,3");
-  up->add_option("--cpuset-mems", uf.cpuset_mems, "memory nodes, e.g. 0");
-  up->add_option("--pids-limit", uf.pids_limit, "maximum number of tasks (-1 for none)");
-  up->add_option("--blkio-weight", uf.blkio_weight, "block I/O weight, 10 to 1000");
-  up->callback([&] {
-    init_logging(g);
-    auto r = build_update(uf);
-    if (!r) {
-      g.exit_code = report_error(r.error());
-      return;
-    }
-    auto u = runtime::update(g.root, uf.id, *r);
-    g.exit_code = u ? 0 : report_error(u.error());
-  });
+  if (g.wants("update")) {
+    static UpdateFlags uf;
+    auto* up = app.add_subcommand("update", "change the resource limits of a container in place");
+    up->add_option("container-id", uf.id)->required();
+    up->add_option("-r,--resources", uf.resources, "linux.resources JSON file, or - for stdin");
+    up->add_option("--memory", uf.memory, "memory limit (bytes, or 512m, 2g; -1 for none)");
+    up->add_option("--memory-swap", uf.memory_swap, "memory+swap limit (-1 for none)");
+    up->add_option("--memory-reservation", uf.memory_reservation, "memory soft limit");
+    up->add_option("--kernel-memory", uf.kernel_memory, "kernel memory limit (v1 only)");
+    up->add_option("--kernel-memory-tcp", uf.kernel_memory_tcp, "kernel TCP buffer limit (v1 only)");
+    up->add_option("--cpu-quota", uf.cpu_quota, "CPU time per period in microseconds (-1 for none)");
+    up->add_option("--cpu-period", uf.cpu_period, "CFS period in microseconds");
+    up->add_option("--cpu-shares", uf.cpu_shares, "relative CPU weight (v1 shares; converted on v2)");
+    up->add_option("--cpu-rt-period", uf.cpu_rt_period, "realtime period in microseconds");
+    up->add_option("--cpu-rt-runtime", uf.cpu_rt_runtime, "realtime runtime in microseconds");
+    up->add_option("--cpu-burst", uf.cpu_burst, "CFS burst in microseconds");
+    up->add_option("--cpu-idle", uf.cpu_idle, "1 makes the cgroup SCHED_IDLE");
+    up->add_option("--cpuset-cpus", uf.cpuset_cpus, "CPUs to run on, e.g. 0-1,3");
+    up->add_option("--cpuset-mems", uf.cpuset_mems, "memory nodes, e.g. 0");
+    up->add_option("--pids-limit", uf.pids_limit, "maximum number of tasks (-1 for none)");
+    up->add_option("--blkio-weight", uf.blkio_weight, "block I/O weight, 10 to 1000");
+    up->callback([&] {
+      init_logging(g);
+      auto r = build_update(uf);
+      if (!r) {
+        g.exit_code = report_error(r.error());
+        return;
+      }
+      auto u = runtime::update(g.root, uf.id, *r);
+      g.exit_code = u ? 0 : report_error(u.error());
+    });
+  }
 
   // --- pause / resume ---
-  static std::string pause_id, resume_id;
-  auto* pa = app.add_subcommand("pause", "freeze every process of a container");
-  pa->add_option("container-id", pause_id)->required();
-  pa->callback([&] {
-    init_logging(g);
-    auto r = runtime::pause(g.root, pause_id);
-    g.exit_code = r ? 0 : report_error(r.error());
-  });
-  auto* re = app.add_subcommand("resume", "thaw a paused container");
-  re->add_option("container-id", resume_id)->required();
-  re->callback([&] {
-    init_logging(g);
-    auto r = runtime::resume(g.root, resume_id);
-    g.exit_code = r ? 0 : report_error(r.error());
-  });
+  if (g.wants("pause") || g.wants("resume")) {
+    static std::string pause_id, resume_id;
+    auto* pa = app.add_subcommand("pause", "freeze every process of a container");
+    pa->add_option("container-id", pause_id)->required();
+    pa->callback([&] {
+      init_logging(g);
+      auto r = runtime::pause(g.root, pause_id);
+      g.exit_code = r ? 0 : report_error(r.error());
+    });
+    auto* re = app.add_subcommand("resume", "thaw a paused container");
+    re->add_option("container-id", resume_id)->required();
+    re->callback([&] {
+      init_logging(g);
+      auto r = runtime::resume(g.root, resume_id);
+      g.exit_code = r ? 0 : report_error(r.error());
+    });
+  }
 
   // --- events ---
-  static std::string ev_id, ev_interval = "5s";
-  static bool ev_stats = false;
-  auto* ev = app.add_subcommand("events", "print a container's usage and OOM events as JSON lines");
-  ev->add_option("container-id", ev_id)->required();
-  ev->add_flag("--stats", ev_stats, "print one stats object and exit");
-  ev->add_option("--interval", ev_interval, "time between stats objects (default 5s)");
-  ev->callback([&] {
-    init_logging(g);
-    auto ms = parse_duration(ev_interval, "--interval");
-    if (!ms) {
-      g.exit_code = report_error(ms.error());
-      return;
-    }
-    g.exit_code = run_events(g, ev_id, ev_stats, *ms);
-  });
+  if (g.wants("events")) {
+    static std::string ev_id, ev_interval = "5s";
+    static bool ev_stats = false;
+    auto* ev = app.add_subcommand("events", "print a container's usage and OOM events as JSON lines");
+    ev->add_option("container-id", ev_id)->required();
+    ev->add_flag("--stats", ev_stats, "print one stats object and exit");
+    ev->add_option("--interval", ev_interval, "time between stats objects (default 5s)");
+    ev->callback([&] {
+      init_logging(g);
+      auto ms = parse_duration(ev_interval, "--interval");
+      if (!ms) {
+        g.exit_code = report_error(ms.error());
+        return;
+      }
+      g.exit_code = run_events(g, ev_id, ev_stats, *ms);
+    });
+  }
 
   // --- stats ---
-  static std::vector<std::string> st_ids;
-  static bool st_no_stream = false;
-  static std::string st_format = "table", st_interval = "1s";
-  auto* st = app.add_subcommand("stats", "live CPU, memory, pids, block and network I/O of containers");
-  st->add_option("container-id", st_ids, "containers to show (default: every running one)");
-  st->add_flag("--no-stream", st_no_stream, "print one snapshot and exit");
-  st->add_option("--format", st_format, "table or json")->check(CLI::IsMember({"table", "json"}));
-  st->add_option("--interval", st_interval, "refresh interval (default 1s)");
-  st->callback([&] {
-    init_logging(g);
-    auto ms = parse_duration(st_interval, "--interval");
-    if (!ms) {
-      g.exit_code = report_error(ms.error());
-      return;
-    }
-    g.exit_code = run_stats(g, st_ids, st_no_stream, st_format, *ms);
-  });
+  if (g.wants("stats")) {
+    static std::vector<std::string> st_ids;
+    static bool st_no_stream = false;
+    static std::string st_format = "table", st_interval = "1s";
+    auto* st = app.add_subcommand("stats", "live CPU, memory, pids, block and network I/O of containers");
+    st->add_option("container-id", st_ids, "containers to show (default: every running one)");
+    st->add_flag("--no-stream", st_no_stream, "print one snapshot and exit");
+    st->add_option("--format", st_format, "table or json")->check(CLI::IsMember({"table", "json"}));
+    st->add_option("--interval", st_interval, "refresh interval (default 1s)");
+    st->callback([&] {
+      init_logging(g);
+      auto ms = parse_duration(st_interval, "--interval");
+      if (!ms) {
+        g.exit_code = report_error(ms.error());
+        return;
+      }
+      g.exit_code = run_stats(g, st_ids, st_no_stream, st_format, *ms);
+    });
+  }
 }
 
 }  // namespace vsrv::cli

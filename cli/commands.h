@@ -16,7 +16,15 @@ struct Globals {
   bool debug = false;
   bool systemd_cgroup = false;
   int exit_code = 0;
+  // The one verb on the command line; empty registers them all (no verb, or an unknown one, so
+  // that CLI11's help and errors see every verb). Building CLI11's options for all ~20 verbs
+  // cost ~15 % of a `vsrv exec` (docs/performance.md); a command needs only its own.
+  std::string only_verb;
+  bool wants(const char* verb) const { return only_verb.empty() || only_verb == verb; }
 };
+
+// Every verb (and alias, mapped to its verb) that the register_* functions below add.
+std::string verb_of(const std::string& word);
 
 // The one error of every verb that would create or change a cgroup under --systemd-cgroup (the
 // same text as runtime::create's own check).

@@ -27,9 +27,34 @@ int report_error(const Error& e) {
   return 1;
 }
 
+std::string verb_of(const std::string& word) {
+  static const char* const verbs[] = {"create", "run",    "start",  "state",  "kill",  "delete", "list",
+                                      "ps",     "spec",   "features", "exec", "update", "pause",  "resume",
+                                      "events", "stats",  "network"};
+  if (word == "ls") return "list";
+  for (const char* v : verbs)
+    if (word == v) return v;
+  return {};
+}
+
 }  // namespace vsrv::cli
 
 namespace {
+
+// The verb: the first word that is not a global option or its value (runc's global options
+// come before the verb). Empty when there is none.
+std::string find_verb(const std::vector<std::string>& args) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--root" || a == "--log" || a == "--log-format" || a == "--criu" || a == "--rootless") {
+      ++i;
+      continue;
+    }
+    if (a.empty() || a[0] == '-') continue;
+    return a;
+  }
+  return {};
+}
 
 // runc (urfave/cli) accepts "-flag" as well as "--flag"; CLI11 does not. Rewrite single-dash
 // long options ("-no-subreaper", "-root") to the double-dash form, leaving "-d", "-t" and
@@ -85,6 +110,9 @@ int main(int argc, char** argv) {
   app.add_option("--criu", criu_path, "path to the criu binary (accepted for runc compatibility)");
   app.add_option("--rootless", rootless, "true|false|auto (accepted for runc compatibility)");
 
+  auto args = normalize_args(argc, argv);
+  const std::string verb = find_verb(args);
+  g.only_verb = cli::verb_of(verb);
   cli::register_lifecycle(app, g);
   cli::register_exec(app, g);
   cli::register_resources(app, g);
@@ -97,28 +125,15 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] {
     if (!g.systemd_cgroup) return;
     for (const char* verb : {"create", "run", "update"})
-      if (app.got_subcommand(verb)) throw CLI::RuntimeError(std::string(cli::kSystemdCgroupRefused), 1);
+      if (g.wants(verb) && app.got_subcommand(verb)) throw CLI::RuntimeError(std::string(cli::kSystemdCgroupRefused), 1);
   });
 
-  auto args = normalize_args(argc, argv);
   // An unknown verb is an error even with --help: podman takes `checkpoint --help` exiting 0 as
   // "this runtime can checkpoint", and CLI11 would print the main help and exit 0.
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--root" || a == "--log" || a == "--log-format" || a == "--criu" || a == "--rootless") {
-      ++i;
-      continue;
-    }
-    if (a.empty() || a[0] == '-') continue;
-    bool known = false;
-    for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
-      known |= sub->check_name(a);
-    if (!known) {
-      log::init({g.log, g.log_format == "json", g.debug});
-      log::error("unknown command '" + a + "' (see 'vsrv --help')");
-      return 2;
-    }
-    break;
+  if (!verb.empty() && g.only_verb.empty()) {
+    log::init({g.log, g.log_format == "json", g.debug});
+    log::error("unknown command '" + verb + "' (see 'vsrv --help')");
+    return 2;
   }
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());

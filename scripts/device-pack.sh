@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/device-pack.sh: packs what the cgroup v2 device machine (Ubuntu 24.04, no apt, no
 # network) needs to run vsrv's tests into .device/ (ignored by git; pass it as `carry`):
-# the vsrv binary and the shared libraries the device may lack, the unit-test binary, a static
+# the vsrv binary (static in Release), vsrv-nft and the shared libraries the device may lack, the unit-test binary, a static
 # probe, busybox-static, and pytest with its pure-Python dependencies. Then, on the device:
 #   bash scripts/device-v2.sh
 set -euo pipefail
@@ -10,10 +10,10 @@ build=${BUILD_DIR:-build}
 out=.device
 rm -rf "$out" && mkdir -p "$out/lib" "$out/py"
 grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >> "$(git rev-parse --git-common-dir)/info/exclude"
-cp "$build/cli/vsrv" "$build/tests/vsrv_unit_tests" "$out/"
+cp "$build/cli/vsrv" "$build/cli/vsrv-nft" "$build/tests/vsrv_unit_tests" "$out/"
 # Every library but glibc's own: glibc is forward compatible (bookworm 2.36 < noble 2.39).
-for bin in "$build/cli/vsrv" "$build/tests/vsrv_unit_tests"; do
-  ldd "$bin" | awk '/=> \//{print $3}' | while read -r lib; do
+for bin in "$build/cli/vsrv" "$build/cli/vsrv-nft" "$build/tests/vsrv_unit_tests"; do
+  { ldd "$bin" || true; } | awk '/=> \//{print $3}' | while read -r lib; do
     case "$(basename "$lib")" in
       libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libstdc++*|libgcc_s*) ;;  # the device has newer ones
       *) cp -L "$lib" "$out/lib/" ;;

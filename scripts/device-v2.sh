@@ -8,7 +8,7 @@ out=${OUT:-/tmp/vsrv-v2}
 mkdir -p "$out"
 d=$PWD/.device
 export LD_LIBRARY_PATH=$d/lib PYTHONPATH=$d/py PYTHONUNBUFFERED=1
-export VSRV_BIN=$d/vsrv VSRV_PROBE=$d/probe VSRV_BUSYBOX=$d/busybox
+export VSRV_BIN=$d/vsrv VSRV_NFT_HELPER=$d/vsrv-nft VSRV_PROBE=$d/probe VSRV_BUSYBOX=$d/busybox
 {
   uname -a; stat -fc 'cgroup fs: %T' /sys/fs/cgroup; cat /sys/fs/cgroup/cgroup.controllers; nproc
 } > "$out/machine.txt" 2>&1

@@ -183,3 +183,26 @@ def test_network_container_looked_up_under_root(bundle, tmp_path):
     assert r.rc == 0, f"{r} {b.logs()}"
     pa, pb = a.state()["pid"], b.state()["pid"]
     assert os.stat(f"/proc/{pa}/ns/net").st_ino == os.stat(f"/proc/{pb}/ns/net").st_ino
+
+
+def test_verb_found_after_global_options_whose_values_look_like_verbs(bundle, tmp_path):
+    """vsrv builds only the parser of the verb it runs; the verb is the first word that is not a
+    global option or its value, so `--root DIR/run` or `--log-format text` never pass for one."""
+    b = bundle(probe_args("sleep", 30))
+    b.run_detached()
+    log = tmp_path / "exec"
+    for argv in (["--root", str(b.root), "--log", str(log), "--log-format", "text", "list", "-q"],
+                 ["--root=" + str(b.root), "--debug", "ls", "--quiet"]):
+        r = vsrv(*argv)
+        assert r.rc == 0, r
+        assert r.out.split() == [b.id], r
+    # An alias gets its verb's parser; an unknown verb is refused even with --help.
+    h = vsrv("ls", "--help")
+    assert h.rc == 0 and "Usage: vsrv list" in h.out, h
+    u = vsrv("--root", str(b.root), "lst", "--help")
+    assert u.rc == 2 and "unknown command 'lst'" in u.err, u
+    # Without a verb, every verb is listed.
+    top = vsrv("--help")
+    assert top.rc == 0, top
+    for verb in ("create", "exec", "update", "network", "stats"):
+        assert verb in top.out, (verb, top.out)
