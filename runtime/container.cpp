@@ -170,7 +170,7 @@ Result<Created> create(const CreateOptions& o) {
   if (spec->linux && spec->linux->resources) {
     oci::Resources res = *spec->linux->resources;
     res.devices = cgroup::container_devices(res.devices, spec->linux->devices);
-    VSRV_TRYC(cg->apply(res), "cgroup");
+    VSRV_TRYC(cg->apply(res, /*fresh=*/cg->made_all()), "cgroup");
   }
   st.cgroup = cg->to_json();
   VSRV_TRY(net.allocate());
@@ -267,6 +267,7 @@ Result<Created> create(const CreateOptions& o) {
   rb.armed = false;
   out.state = st;
   out.pidfd = std::move(sp->pidfd);
+  out.spec = std::make_shared<const oci::Spec>(std::move(*spec));
   return out;
 }
 
@@ -279,10 +280,15 @@ Result<void> start(const std::string& root, const std::string& id) {
     return fail("cannot start container '" + id + "': it is " + status_name(st->status) + ", not created");
   auto spec = spec_from_state(*st);
   if (!spec) return forward(std::move(spec.error()));
-  auto pidfd = open_init(*st);
+  return start_loaded(root, *st, *spec);
+}
+
+Result<void> start_loaded(const std::string& root, State& st, const oci::Spec& spec) {
+  const std::string& id = st.id;
+  auto pidfd = open_init(st);
   if (!pidfd) return forward(std::move(pidfd.error()));
-  std::string js = oci_state_json(*st);
-  if (auto r = run_hooks(spec->hooks.start_container, "startContainer", js, st->pid); !r) {
+  std::string js = oci_state_json(st);
+  if (auto r = run_hooks(spec.hooks.start_container, "startContainer", js, st.pid); !r) {
     sys::pidfd_send_signal(pidfd->get(), SIGKILL);
     return forward(std::move(r.error()));
   }
@@ -305,9 +311,9 @@ Result<void> start(const std::string& root, const std::string& id) {
     if (p[0].revents & POLLHUP) ::usleep(1000);
   }
   ::unlink(fifo.c_str());
-  st->status = Status::Running;
-  VSRV_TRY(save(root, *st));
-  if (auto r = run_hooks(spec->hooks.poststart, "poststart", oci_state_json(*st)); !r)
+  st.status = Status::Running;
+  VSRV_TRY(save(root, st));
+  if (auto r = run_hooks(spec.hooks.poststart, "poststart", oci_state_json(st)); !r)
     log::warn(r.error().message());
   return {};
 }
@@ -347,16 +353,24 @@ Result<void> remove(const std::string& root, const std::string& id, bool force) 
     if (!force) return forward(std::move(st.error()));
     return remove_dir(root, id);  // unreadable state: --force removes it anyway
   }
+  std::optional<oci::Spec> spec;
+  if (!st->config_json.empty())
+    if (auto s = spec_from_state(*st); s) spec = std::move(*s);
+  return remove_loaded(root, *st, spec ? &*spec : nullptr, force);
+}
+
+Result<void> remove_loaded(const std::string& root, const State& st, const oci::Spec* spec, bool force) {
+  const std::string& id = st.id;
   std::optional<cgroup::Manager> cg;
-  if (!st->cgroup.empty()) {
-    auto m = cgroup::Manager::from_json(st->cgroup);
+  if (!st.cgroup.empty()) {
+    auto m = cgroup::Manager::from_json(st.cgroup);
     if (m) cg = std::move(*m);
   }
-  if (st->status != Status::Stopped && st->pid > 0) {
-    if (!force && st->status != Status::Created)
-      return fail("cannot delete container '" + id + "' that is not stopped: " + status_name(st->status));
-    if (cg && st->status == Status::Paused) (void)cg->freeze(false);
-    if (auto pidfd = open_init(*st); pidfd) {
+  if (st.status != Status::Stopped && st.pid > 0) {
+    if (!force && st.status != Status::Created)
+      return fail("cannot delete container '" + id + "' that is not stopped: " + status_name(st.status));
+    if (cg && st.status == Status::Paused) (void)cg->freeze(false);
+    if (auto pidfd = open_init(st); pidfd) {
       sys::pidfd_send_signal(pidfd->get(), SIGKILL);
       wait_gone(*pidfd, 5000);
     }
@@ -364,14 +378,12 @@ Result<void> remove(const std::string& root, const std::string& id, bool force) 
   if (cg) {
     if (auto r = cg->destroy(); !r) return forward(std::move(r.error()), "delete '" + id + "'");
   }
-  if (!st->network.empty()) {
-    if (auto r = NetworkGlue::release_saved(st->network, id); !r) log::warn(r.error().message());
+  if (!st.network.empty()) {
+    if (auto r = NetworkGlue::release_saved(st.network, id); !r) log::warn(r.error().message());
   }
-  if (!st->config_json.empty()) {
-    if (auto spec = spec_from_state(*st); spec && !spec->hooks.poststop.empty()) {
-      if (auto r = run_hooks(spec->hooks.poststop, "poststop", oci_state_json(hook_state(*st, Status::Stopped))); !r)
-        log::warn(r.error().message());
-    }
+  if (spec && !spec->hooks.poststop.empty()) {
+    if (auto r = run_hooks(spec->hooks.poststop, "poststop", oci_state_json(hook_state(st, Status::Stopped))); !r)
+      log::warn(r.error().message());
   }
   return remove_dir(root, id);
 }

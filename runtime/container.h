@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "config/oci_spec.h"
 #include "runtime/state.h"
 #include "runtime/sys/error.h"
 #include "runtime/sys/fd.h"
@@ -38,10 +40,15 @@ struct Created {
   State state;
   sys::unique_fd pidfd;
   sys::unique_fd console;      // pty master when foreground and process.terminal
+  std::shared_ptr<const oci::Spec> spec;  // the parsed config, so `run` need not parse it again
 };
 
 Result<Created> create(const CreateOptions& o);
 Result<void> start(const std::string& root, const std::string& id);
+// start() and remove() of a container whose state (and parsed config) the caller already
+// holds, as `run` does right after create(): no second read and parse of state.json.
+Result<void> start_loaded(const std::string& root, State& st, const oci::Spec& spec);
+Result<void> remove_loaded(const std::string& root, const State& st, const oci::Spec* spec, bool force);
 // Foreground run: create, start, wait; returns the exit status (128+signal when killed).
 Result<int> run(const CreateOptions& o, bool detach, bool keep);
 Result<void> kill(const std::string& root, const std::string& id, int sig, bool all);

@@ -145,14 +145,28 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
   co.foreground = !detach;
   auto c = create(co);
   if (!c) return forward(std::move(c.error()));
-  if (auto r = start(o.root, o.id); !r) {
+  // create() left the container created and unlocked; start and remove it from what it
+  // returned rather than reading state.json back (each verb still takes the lock).
+  auto started = [&]() -> Result<void> {
+    auto lk = lock(o.root, o.id);
+    if (!lk) return forward(std::move(lk.error()));
+    return start_loaded(o.root, c->state, *c->spec);
+  }();
+  if (!started) {
     (void)remove(o.root, o.id, true);
-    return forward(std::move(r.error()));
+    return forward(std::move(started.error()));
   }
   if (detach) return 0;
   auto code = wait_foreground(c->state.pid, c->pidfd, c->console.get() >= 0 ? sys::borrowed_fd(c->console) : sys::borrowed_fd(-1));
   if (!keep) {
-    if (auto r = remove(o.root, o.id, true); !r) log::warn(r.error().message());
+    auto lk = lock(o.root, o.id);
+    Result<void> r = lk ? Result<void>{} : Result<void>(forward(std::move(lk.error())));
+    if (r) {
+      // The init has been reaped: nothing is left to kill, only to remove.
+      c->state.status = Status::Stopped;
+      r = remove_loaded(o.root, c->state, c->spec.get(), true);
+    }
+    if (!r) log::warn(r.error().message());
   }
   return code;
 }

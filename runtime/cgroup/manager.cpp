@@ -266,6 +266,12 @@ std::string Manager::freezer_dir(bool& v2) const {
   return {};
 }
 
+bool Manager::made_all() const {
+  for (const auto& [c, d] : paths_)
+    if (std::find(created_.begin(), created_.end(), d) == created_.end()) return false;
+  return !paths_.empty();
+}
+
 Result<std::vector<Manager::TaskFile>> Manager::task_files() const {
   std::vector<TaskFile> out;
   std::set<std::string> done;  // co-mounted controllers (cpu,cpuacct) share one directory
@@ -280,12 +286,14 @@ Result<std::vector<Manager::TaskFile>> Manager::task_files() const {
 }
 
 Result<void> Manager::write_all(const std::vector<std::pair<std::string, std::string>>& writes,
-                                std::vector<Undo>& undo) const {
+                                std::vector<Undo>* undo) const {
   for (const auto& [path, value] : writes) {
-    auto old = sys::read_file(path);
+    std::optional<std::string> old;
+    if (undo)
+      if (auto t = sys::read_file(path); t) old = std::move(*t);
     if (auto r = write_value(path, value); !r) {
       // Put back what was there, so a refused value leaves the old limits.
-      put_back(undo);
+      if (undo) put_back(*undo);
       // "…/memory.limit_in_bytes = 1024: Device or resource busy": the file, the value, the
       // kernel's reason; nothing else, since the caller adds which container.
       std::string hint = r.error().errnum == EBUSY && path.find("memory.") != std::string::npos
@@ -293,12 +301,12 @@ Result<void> Manager::write_all(const std::vector<std::pair<std::string, std::st
                              : "";
       return tl::make_unexpected(Error{r.error().errnum, "'" + path + "' = " + value + hint});
     }
-    if (old) undo.push_back({path, trim(*old)});
+    if (undo && old) undo->push_back({path, trim(*old)});
   }
   return {};
 }
 
-Result<void> Manager::apply(const oci::Resources& r) const {
+Result<void> Manager::apply(const oci::Resources& r, bool fresh) const {
   std::string cpus, mems;
   if (auto t = sys::read_file("/sys/devices/system/cpu/online"); t) cpus = trim(*t);
   if (auto t = sys::read_file("/sys/devices/system/node/online"); t) mems = trim(*t);
@@ -317,7 +325,7 @@ Result<void> Manager::apply(const oci::Resources& r) const {
     writes.emplace_back(d + "/" + w.file, w.value);
   }
   std::vector<Undo> undo;
-  VSRV_TRY(write_all(writes, undo));
+  VSRV_TRY(write_all(writes, fresh ? nullptr : &undo));
   // Device rules on the unified hierarchy: an eBPF filter. Required on v2 (no devices controller);
   // on hybrid the v1 controller already enforces them and the filter is a second, best-effort
   // fence (it is what makes the v2 path run on v1/hybrid machines too).

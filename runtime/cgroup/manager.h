@@ -51,6 +51,8 @@ class Manager {
                                     const std::string& id, const std::map<std::string, std::string>& own);
   Result<void> make();
   const std::vector<std::string>& created() const { return created_; }
+  // True when make() created every leaf directory (none existed before).
+  bool made_all() const;
   // Rebuilds a manager from what to_json() saved.
   static Result<Manager> from_json(const std::string& saved);
   std::string to_json() const;
@@ -72,7 +74,10 @@ class Manager {
   };
   Result<std::vector<TaskFile>> task_files() const;
   // Writes linux.resources. Values the kernel refuses leave the earlier ones and say why.
-  Result<void> apply(const oci::Resources& r) const;
+  // `fresh`: every directory was just made for a container being created (made_all()), so a
+  // refused value needs no rollback (create removes the whole cgroup) and the old values are
+  // not read first.
+  Result<void> apply(const oci::Resources& r, bool fresh = false) const;
   Result<std::vector<pid_t>> pids() const;
   Result<void> kill_all(int sig) const;
   Result<void> freeze(bool frozen) const;
@@ -101,7 +106,7 @@ class Manager {
   std::string freezer_dir(bool& v2) const;
   Result<void> enable_v2_controllers(const std::set<std::string>& wanted) const;
   Result<void> write_all(const std::vector<std::pair<std::string, std::string>>& writes,
-                         std::vector<Undo>& undo) const;
+                         std::vector<Undo>* undo) const;
 
   std::map<std::string, std::string> paths_;
   std::vector<std::string> created_;  // directories vsrv made, deepest last

@@ -446,8 +446,33 @@ TEST_F(CgroupFakeFs, PreExistingLeafIsNotRemoved) {
   auto m = Manager::create_at(h, "/mine/c1", "c1", no_own);
   ASSERT_TRUE(m) << m.error().message();
   EXPECT_TRUE(m->created().empty());
+  EXPECT_FALSE(m->made_all());  // create must not apply "fresh" (without undo) to someone's cgroup
   (void)m->destroy();
   EXPECT_TRUE(is_dir(root + "/v2/mine/c1"));
+}
+
+// A fresh cgroup (create) is written without reading the old values first; a refused value is
+// then not rolled back, since create removes the whole cgroup.
+TEST_F(CgroupFakeFs, FreshApplySkipsTheUndo) {
+  Hierarchies h = v1_layout(false);
+  auto m = Manager::create_at(h, "", "c1", no_own);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_TRUE(m->made_all());
+  const std::string mem = root + "/memory/vsrv/c1";
+  put(mem + "/memory.limit_in_bytes", "old\n");
+  mkdir_p(mem + "/memory.memsw.limit_in_bytes");  // refused: a directory stands there
+  oci::Resources both;
+  both.memory = oci::Memory{};
+  both.memory->limit = 2 << 20;
+  both.memory->swap = 4 << 20;
+  ASSERT_FALSE(m->apply(both, /*fresh=*/true));
+  EXPECT_EQ(slurp(mem + "/memory.limit_in_bytes"), "2097152");
+  put(mem + "/memory.limit_in_bytes", "old\n");
+  ASSERT_FALSE(m->apply(both));  // not fresh (update): the first value is put back
+  EXPECT_EQ(slurp(mem + "/memory.limit_in_bytes"), "old");
+  ::unlink((mem + "/memory.limit_in_bytes").c_str());
+  ::rmdir((mem + "/memory.memsw.limit_in_bytes").c_str());
+  ASSERT_TRUE(m->destroy()) << m->destroy().error().message();
 }
 
 TEST_F(CgroupFakeFs, VsrvPrefixGoesWithItsLastContainer) {
