@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -94,12 +95,26 @@ std::string nft_helper() {
   return VSRV_NFT_HELPER_PATH;
 }
 
+// vsrv runs the helper as root: it must be a regular file that only root (or vsrv's own user)
+// can have written. Stops a build tree or install dir writable by others (or a stray
+// $VSRV_NFT_HELPER) from handing root to whoever could replace the file.
+Result<void> check_helper(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) < 0)
+    return errno_error("nftables: helper '" + path + "' (build the vsrv-nft target, or set VSRV_NFT_HELPER)");
+  if (!S_ISREG(st.st_mode)) return make_error(EACCES, "nftables: helper '" + path + "' is not a regular file");
+  if ((st.st_uid != 0 && st.st_uid != ::geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+    return make_error(EACCES, "nftables: refusing helper '" + path + "': it must be owned by root and not writable by group or others");
+  return {};
+}
+
 }  // namespace
 
 Result<void> nft_run(const std::string& script) {
   // vsrv-nft (netns/helper/vsrv_nft.cpp) runs the script and answers before it closes its
   // nfnetlink socket; it is reaped by whoever inherits it, the caller never waits for its exit.
   const std::string helper = nft_helper();
+  VSRV_TRY(check_helper(helper));
   int in[2], out[2];
   if (::pipe2(in, O_CLOEXEC) < 0) return errno_error("nftables: pipe");
   sys::unique_fd in_rd(in[0]), in_wr(in[1]);

@@ -428,3 +428,25 @@ def test_stats_and_events_count_network_traffic(hostns, bundle):
     assert nets and nets[0]["name"] == "eth0" and nets[0]["rx_packets"] >= 3 and nets[0]["tx_packets"] >= 3, nets
     r = hostns.vsrv("stats", "--no-stream", b.id, root=b.root)
     assert r.rc == 0 and "--" not in r.out.splitlines()[1].split()[-1], r
+
+
+def test_nat_helper_writable_by_others_is_refused(hostns, bundle, tmp_path):
+    """vsrv runs vsrv-nft as root: a copy that others could have replaced is refused, and the
+    failed create leaves no lease, veth or state behind."""
+    helper = os.path.join(os.path.dirname(VSRV_BIN), "vsrv-nft")
+    if not os.path.exists(helper):
+        pytest.skip(f"no vsrv-nft next to {VSRV_BIN}")
+    bad = tmp_path / "vsrv-nft"
+    shutil.copy2(helper, bad)
+    os.chmod(bad, 0o777)
+    env = dict(hostns.env, VSRV_NFT_HELPER=str(bad))
+    b = bundle(args=["sleep", "1000"])
+    r = hostns.create(b, "--network", "bridge", "-p", "8080:80", check=False, env=env)
+    assert r.rc != 0 and "refusing helper" in r.err and str(bad) in r.err, r
+    assert not b.state_dir().exists()
+    assert hostns.leases() == {}
+    assert hostns.veths() == []
+    # The same copy, made safe, works.
+    os.chmod(bad, 0o755)
+    r = hostns.create(b, "--network", "bridge", "-p", "8080:80", env=env)
+    assert r.rc == 0, r
