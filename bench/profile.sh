@@ -68,10 +68,14 @@ trace "vsrv run (VSRV_NO_CLONED_BINARY=1)" env VSRV_NO_CLONED_BINARY=1 "$vsrv" -
 trace "crun run" crun --root "$w/state-crun" run -b "$bc" prof-crun
 
 echo "== dynamic loader (LD_DEBUG=statistics), vsrv --version"
-LD_DEBUG=statistics "$vsrv" --version 2>&1 >/dev/null | sed 's/^ *[0-9]*: *//' | grep -E "total startup|relocation|load|number of" || true
+if ldd "$vsrv" >/dev/null 2>&1; then
+  LD_DEBUG=statistics "$vsrv" --version 2>&1 >/dev/null | sed 's/^ *[0-9]*: *//' | grep -E "total startup|relocation|load|number of" || true
+else
+  echo "   (vsrv is statically linked: no dynamic loader)"
+fi
 echo "== dynamic loader, crun --version"
 LD_DEBUG=statistics crun --version 2>&1 >/dev/null | sed 's/^ *[0-9]*: *//' | grep -E "total startup|relocation|load|number of" || true
-echo "   vsrv NEEDED: $(ldd "$vsrv" | wc -l) objects; crun: $(ldd "$(command -v crun)" | wc -l) objects"
+echo "   vsrv shared objects: $({ ldd "$vsrv" 2>/dev/null || true; } | grep -c '=>\|ld-linux'); crun: $(ldd "$(command -v crun)" | wc -l)"
 echo
 
 if command -v hyperfine >/dev/null; then
