@@ -172,11 +172,14 @@ Result<Created> create(const CreateOptions& o) {
     res.devices = cgroup::container_devices(res.devices, spec->linux->devices);
     VSRV_TRYC(cg->apply(res, /*fresh=*/cg->made_all()), "cgroup");
   }
+  // Saved again only if something changed since the first save: the directories make() found
+  // made already (a concurrent create), or a network lease to record.
+  std::string first_cgroup = std::move(st.cgroup);
   st.cgroup = cg->to_json();
   VSRV_TRY(net.allocate());
   rb.net = &net;
   st.network = net.to_json();
-  VSRV_TRY(save(o.root, st));
+  if (st.cgroup != first_cgroup || !st.network.empty()) VSRV_TRY(save(o.root, st));
 
   std::string fifo = dir + "/exec.fifo";
   // 0622: the init opens it for writing after switching to the container's user (and, in a user
@@ -262,7 +265,7 @@ Result<Created> create(const CreateOptions& o) {
   if (!t) return forward(std::move(t.error()));
   st.start_time = *t;
   st.status = Status::Created;
-  VSRV_TRY(save(o.root, st));
+  if (!o.defer_created_save) VSRV_TRY(save(o.root, st));
   if (!o.pid_file.empty()) VSRV_TRYC(sys::write_file_atomic(o.pid_file, std::to_string(sp->pid), 0644), "pid file");
   rb.armed = false;
   out.state = st;

@@ -34,6 +34,9 @@ struct CreateOptions {
   bool foreground = false;     // `run` without --detach: a terminal attaches to our stdio
   bool systemd_cgroup = false;
   NetworkOptions network;
+  // `run` only: the state file keeps "creating" (with the cgroup, enough for delete --force)
+  // until start records "running", instead of a "created" record written and replaced at once.
+  bool defer_created_save = false;
 };
 
 struct Created {

@@ -143,6 +143,7 @@ Result<int> wait_foreground(pid_t pid, sys::borrowed_fd pidfd, sys::borrowed_fd 
 Result<int> run(const CreateOptions& o, bool detach, bool keep) {
   CreateOptions co = o;
   co.foreground = !detach;
+  co.defer_created_save = true;  // start records "running" right after
   auto c = create(co);
   if (!c) return forward(std::move(c.error()));
   // create() left the container created and unlocked; start and remove it from what it
