@@ -16,7 +16,8 @@ std::string nft_add_script(const Plan& p);
 // Removes the container's table; a table that is not there is success. Never creates anything,
 // so a release run in the wrong netns leaves that netns untouched.
 Result<void> nft_remove_table(const std::string& table);
-// Runs a batch through libnftables; the error carries nft's own message.
+// Runs a batch through libnftables in the vsrv-nft program (netns/helper/vsrv_nft.cpp), which must
+// be owned by root and not writable by group or others; the error carries nft's own message.
 Result<void> nft_run(const std::string& script);
 
 }  // namespace vsrv::net
