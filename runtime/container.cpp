@@ -275,15 +275,14 @@ Result<Created> create(const CreateOptions& o) {
 }
 
 Result<void> start(const std::string& root, const std::string& id) {
-  auto lk = lock(root, id);
-  if (!lk) return forward(std::move(lk.error()));
-  auto st = load_live(root, id);
-  if (!st) return forward(std::move(st.error()));
-  if (st->status != Status::Created)
-    return fail("cannot start container '" + id + "': it is " + status_name(st->status) + ", not created");
-  auto spec = spec_from_state(*st);
+  auto locked = lock_live(root, id);
+  if (!locked) return forward(std::move(locked.error()));
+  State& st = locked->st;
+  if (st.status != Status::Created)
+    return fail("cannot start container '" + id + "': it is " + status_name(st.status) + ", not created");
+  auto spec = spec_from_state(st);
   if (!spec) return forward(std::move(spec.error()));
-  return start_loaded(root, *st, *spec);
+  return start_loaded(root, st, *spec);
 }
 
 Result<void> start_loaded(const std::string& root, State& st, const oci::Spec& spec) {

@@ -85,53 +85,50 @@ void merge_resources(oci::Resources& base, const oci::Resources& u) {
 }
 
 Result<void> pause(const std::string& root, const std::string& id) {
-  auto lk = lock(root, id);
-  if (!lk) return forward(std::move(lk.error()));
-  auto st = load_live(root, id);
-  if (!st) return forward(std::move(st.error()));
-  if (st->status == Status::Paused) return fail("container '" + id + "' is already paused");
-  if (st->status != Status::Running && st->status != Status::Created)
-    return fail("cannot pause container '" + id + "': it is " + status_name(st->status) + ", not running");
-  auto cg = cgroup_of(*st);
+  auto locked = lock_live(root, id);
+  if (!locked) return forward(std::move(locked.error()));
+  State& st = locked->st;
+  if (st.status == Status::Paused) return fail("container '" + id + "' is already paused");
+  if (st.status != Status::Running && st.status != Status::Created)
+    return fail("cannot pause container '" + id + "': it is " + status_name(st.status) + ", not running");
+  auto cg = cgroup_of(st);
   if (!cg) return forward(std::move(cg.error()));
   VSRV_TRYC(cg->freeze(true), "pause '" + id + "'");
   return {};
 }
 
 Result<void> resume(const std::string& root, const std::string& id) {
-  auto lk = lock(root, id);
-  if (!lk) return forward(std::move(lk.error()));
-  auto st = load_live(root, id);
-  if (!st) return forward(std::move(st.error()));
-  if (st->status != Status::Paused)
-    return fail("cannot resume container '" + id + "': it is " + status_name(st->status) + ", not paused");
-  auto cg = cgroup_of(*st);
+  auto locked = lock_live(root, id);
+  if (!locked) return forward(std::move(locked.error()));
+  State& st = locked->st;
+  if (st.status != Status::Paused)
+    return fail("cannot resume container '" + id + "': it is " + status_name(st.status) + ", not paused");
+  auto cg = cgroup_of(st);
   if (!cg) return forward(std::move(cg.error()));
   VSRV_TRYC(cg->freeze(false), "resume '" + id + "'");
   return {};
 }
 
 Result<void> update(const std::string& root, const std::string& id, const oci::Resources& r) {
-  auto lk = lock(root, id);
-  if (!lk) return forward(std::move(lk.error()));
-  auto st = load_live(root, id);
-  if (!st) return forward(std::move(st.error()));
-  if (st->status == Status::Stopped || st->status == Status::Creating)
-    return fail("cannot update container '" + id + "': it is " + status_name(st->status));
-  auto cg = cgroup_of(*st);
+  auto locked = lock_live(root, id);
+  if (!locked) return forward(std::move(locked.error()));
+  State& st = locked->st;
+  if (st.status == Status::Stopped || st.status == Status::Creating)
+    return fail("cannot update container '" + id + "': it is " + status_name(st.status));
+  auto cg = cgroup_of(st);
   if (!cg) return forward(std::move(cg.error()));
   VSRV_TRYC(cg->apply(r), "update '" + id + "'");
-  if (auto spec = oci::parse_spec(st->config_json); spec) {
+  if (auto spec = oci::parse_spec(st.config_json); spec) {
     oci::Resources merged = spec->linux && spec->linux->resources ? *spec->linux->resources : oci::Resources{};
     merge_resources(merged, r);
-    auto text = with_resources(st->config_json, merged);
+    auto text = with_resources(st.config_json, merged);
     if (!text) {
       log::warn(text.error().message());
     } else {
-      st->config_json = std::move(*text);
+      st.config_json = std::move(*text);
       // Paused is derived from the freezer, never stored.
-      if (st->status == Status::Paused) st->status = Status::Running;
-      VSRV_TRY(save(root, *st));
+      if (st.status == Status::Paused) st.status = Status::Running;
+      VSRV_TRY(save(root, st));
     }
   }
   return {};

@@ -147,27 +147,22 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
   auto c = create(co);
   if (!c) return forward(std::move(c.error()));
   // create() left the container created and unlocked; start and remove it from what it
-  // returned rather than reading state.json back (each verb still takes the lock).
-  auto started = [&]() -> Result<void> {
+  // returned rather than reading state.json back (each step still takes the lock).
+  auto under_lock = [&](auto&& step) -> Result<void> {
     auto lk = lock(o.root, o.id);
     if (!lk) return forward(std::move(lk.error()));
-    return start_loaded(o.root, c->state, *c->spec);
-  }();
-  if (!started) {
+    return step();
+  };
+  if (auto r = under_lock([&] { return start_loaded(o.root, c->state, *c->spec); }); !r) {
     (void)remove(o.root, o.id, true);
-    return forward(std::move(started.error()));
+    return forward(std::move(r.error()));
   }
   if (detach) return 0;
   auto code = wait_foreground(c->state.pid, c->pidfd, c->console.get() >= 0 ? sys::borrowed_fd(c->console) : sys::borrowed_fd(-1));
   if (!keep) {
-    auto lk = lock(o.root, o.id);
-    Result<void> r = lk ? Result<void>{} : Result<void>(forward(std::move(lk.error())));
-    if (r) {
-      // The init has been reaped: nothing is left to kill, only to remove.
-      c->state.status = Status::Stopped;
-      r = remove_loaded(o.root, c->state, c->spec.get(), true);
-    }
-    if (!r) log::warn(r.error().message());
+    c->state.status = Status::Stopped;  // the init has been reaped: nothing to kill, only to remove
+    if (auto r = under_lock([&] { return remove_loaded(o.root, c->state, c->spec.get(), true); }); !r)
+      log::warn(r.error().message());
   }
   return code;
 }

@@ -164,6 +164,14 @@ Result<State> load_live(const std::string& root, const std::string& id) {
   return s;
 }
 
+Result<Locked> lock_live(const std::string& root, const std::string& id) {
+  auto lk = lock(root, id);
+  if (!lk) return forward(std::move(lk.error()));
+  auto st = load_live(root, id);
+  if (!st) return forward(std::move(st.error()));
+  return Locked{std::move(*lk), std::move(*st)};
+}
+
 Result<std::vector<std::string>> list_ids(const std::string& root) {
   std::vector<std::string> ids;
   DIR* d = ::opendir(root.c_str());

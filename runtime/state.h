@@ -53,6 +53,13 @@ std::string state_dir(const std::string& root, const std::string& id);
 Result<Lock> create_dir_locked(const std::string& root, const std::string& id);
 // Locks an existing container dir ("container 'id' does not exist" when missing).
 Result<Lock> lock(const std::string& root, const std::string& id);
+// lock() then load_live(): a container's state, which stays locked while `lock` lives (start,
+// pause, resume and update check its status under the lock).
+struct Locked {
+  Lock lock;
+  State st;
+};
+Result<Locked> lock_live(const std::string& root, const std::string& id);
 Result<void> save(const std::string& root, const State& s);
 Result<State> load(const std::string& root, const std::string& id);
 // Loads and refreshes status from the live process: a dead or recycled pid means Stopped; a
