@@ -130,7 +130,11 @@ int main(int argc, char** argv) {
 
   // An unknown verb is an error even with --help: podman takes `checkpoint --help` exiting 0 as
   // "this runtime can checkpoint", and CLI11 would print the main help and exit 0.
-  if (!verb.empty() && g.only_verb.empty()) {
+  // (A verb missing from verb_of()'s table still works: every verb is registered then.)
+  bool known = verb.empty() || !g.only_verb.empty();
+  for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    known = known || sub->check_name(verb);
+  if (!known) {
     log::init({g.log, g.log_format == "json", g.debug});
     log::error("unknown command '" + verb + "' (see 'vsrv --help')");
     return 2;
