@@ -97,15 +97,18 @@ std::string nft_helper() {
 
 // vsrv runs the helper as root: it must be a regular file that only root (or vsrv's own user)
 // can have written. Stops a build tree or install dir writable by others (or a stray
-// $VSRV_NFT_HELPER) from handing root to whoever could replace the file.
-Result<void> check_helper(const std::string& path) {
+// $VSRV_NFT_HELPER) from handing root to whoever could replace the file. The check is made on
+// an O_PATH fd that is then executed, so the file cannot be swapped in between.
+Result<sys::unique_fd> open_helper(const std::string& path) {
+  int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (fd < 0) return errno_error("nftables: helper '" + path + "' (build the vsrv-nft target, or set VSRV_NFT_HELPER)");
+  sys::unique_fd f(fd);
   struct stat st;
-  if (::stat(path.c_str(), &st) < 0)
-    return errno_error("nftables: helper '" + path + "' (build the vsrv-nft target, or set VSRV_NFT_HELPER)");
+  if (::fstat(fd, &st) < 0) return errno_error("nftables: helper '" + path + "'");
   if (!S_ISREG(st.st_mode)) return make_error(EACCES, "nftables: helper '" + path + "' is not a regular file");
   if ((st.st_uid != 0 && st.st_uid != ::geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
     return make_error(EACCES, "nftables: refusing helper '" + path + "': it must be owned by root and not writable by group or others");
-  return {};
+  return f;
 }
 
 }  // namespace
@@ -114,7 +117,8 @@ Result<void> nft_run(const std::string& script) {
   // vsrv-nft (netns/helper/vsrv_nft.cpp) runs the script and answers before it closes its
   // nfnetlink socket; it is reaped by whoever inherits it, the caller never waits for its exit.
   const std::string helper = nft_helper();
-  VSRV_TRY(check_helper(helper));
+  auto exe = open_helper(helper);
+  if (!exe) return forward(std::move(exe.error()));
   int in[2], out[2];
   if (::pipe2(in, O_CLOEXEC) < 0) return errno_error("nftables: pipe");
   sys::unique_fd in_rd(in[0]), in_wr(in[1]);
@@ -124,11 +128,13 @@ Result<void> nft_run(const std::string& script) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, in_rd.get(), 0);
   posix_spawn_file_actions_adddup2(&fa, out_wr.get(), 1);
-  // Only stdio reaches it: not fds a caller passed through to the container (LISTEN_FDS).
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  // The checked file is executed as fd 3; nothing else reaches it (not fds a caller passed
+  // through to the container, such as LISTEN_FDS).
+  posix_spawn_file_actions_adddup2(&fa, exe->get(), 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
   char* argv[] = {const_cast<char*>("vsrv-nft"), nullptr};
   pid_t pid;
-  int rc = ::posix_spawn(&pid, helper.c_str(), &fa, nullptr, argv, environ);
+  int rc = ::posix_spawn(&pid, "/proc/self/fd/3", &fa, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0)
     return make_error(rc, "nftables: run '" + helper + "' (build the vsrv-nft target, or set VSRV_NFT_HELPER)");
