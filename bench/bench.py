@@ -446,7 +446,7 @@ class Bench:
         """GNU time's %M: ru_maxrss of its child, the runtime, and of what the runtime reaped (the
         largest single process). Not wait4() on our own children: a child spawned by this Python
         process inherits Python's RSS high-water mark through exec."""
-        gtime = "/usr/bin/time"
+        gtime = shutil.which("time") or "/usr/bin/time"   # GNU time: a program, not the shell keyword
         if not os.access(gtime, os.X_OK):
             self.set_row("5a", "n/a (GNU time not installed: apt-get install time)")
             return

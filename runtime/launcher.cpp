@@ -125,16 +125,33 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
     args.cgroup = static_cast<std::uint64_t>(cgroup_dirfd);
   }
   if (sys::thread_count() != 1) return fail("internal error: clone3 needs a single-threaded vsrv");
-  pid_t pid;
-  {
+  // Owns the v2 cgroup.procs fd of the fallback below until the child has it (close-on-exec).
+  sys::unique_fd procs;
+  auto clone_child = [&]() {
     SignalBlock block;
-    pid = sys::clone3_raw(&args);
-    if (pid == 0) {
+    pid_t p = sys::clone3_raw(&args);
+    if (p == 0) {
       parent_ch.close();
-      child::child_main(plan, child_ch);  // [[noreturn]]
+      child::child_main(plan, child_ch, procs.get());  // [[noreturn]]
     }
+    return p;
+  };
+  pid_t pid = clone_child();
+  // An exec into a v2 cgroup at its pids.max: CLONE_INTO_CGROUP is a fork into that cgroup, which
+  // the pids controller refuses (EAGAIN); a migration is not counted against pids.max. So, as
+  // runc's exec (which migrates through cgroup.procs) does, the process is cloned where we are and
+  // moves itself in first thing: an admin can still `exec` into a container whose processes hit
+  // their limit (a fork bomb, say). Only for exec: a new init's cgroup is empty.
+  if (pid < 0 && errno == EAGAIN && plan.is_exec && (args.flags & CLONE_INTO_CGROUP)) {
+    int fd = ::openat(cgroup_dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno_error("exec: open cgroup.procs");
+    procs.reset(fd);
+    args.flags &= ~static_cast<std::uint64_t>(CLONE_INTO_CGROUP);
+    args.cgroup = 0;
+    pid = clone_child();
   }
   if (pid < 0) return errno_error("clone3");
+  procs.reset();
   restore.now();
   child_ch.close();
   Spawned s;

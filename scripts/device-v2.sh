@@ -1,19 +1,48 @@
 #!/usr/bin/env bash
 # scripts/device-v2.sh: runs on the cgroup v2 device machine, from the repo root, with .device/
-# carried (scripts/device-pack.sh made it here): the unit tests and the resource, lifecycle and
-# bad-input integration tests on pure cgroup v2. Results go to $OUT (or /tmp/vsrv-v2).
+# carried (scripts/device-pack.sh made it here). In order, each stage under its own time limit so
+# that a slow one cannot cost the others their results:
+#   1. the benchmark's key rows (run, exec) against runc and crun on real cgroup v2;
+#   2. the unit tests;
+#   3. every integration test but the podman/containerd ones (the device has neither);
+#   4. the benchmark's other rows, with what time is left.
+# Results go to $OUT (or /tmp/vsrv-v2): machine.txt, summary.txt, unit.txt, integration.txt,
+# bench-key.txt/.json, bench-rest.txt/.json.   DEVICE_BUDGET_S (default 400) bounds the whole run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/vsrv-v2}
 mkdir -p "$out"
 d=$PWD/.device
-export LD_LIBRARY_PATH=$d/lib PYTHONPATH=$d/py PYTHONUNBUFFERED=1
+t0=$SECONDS
+budget=${DEVICE_BUDGET_S:-400}
+left() { echo $((budget - (SECONDS - t0))); }
+export PYTHONUNBUFFERED=1
 export VSRV_BIN=$d/vsrv VSRV_NFT_HELPER=$d/vsrv-nft VSRV_PROBE=$d/probe VSRV_BUSYBOX=$d/busybox
+# The device's own pytest if it has one (newer, matches its Python); else the carried one.
+python3 -c 'import pytest' 2>/dev/null || export PYTHONPATH=$d/py
 {
-  uname -a; stat -fc 'cgroup fs: %T' /sys/fs/cgroup; cat /sys/fs/cgroup/cgroup.controllers; nproc
+  uname -a; stat -fc 'cgroup fs: %T' /sys/fs/cgroup; echo "controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+  echo "subtree_control: $(cat /sys/fs/cgroup/cgroup.subtree_control)"; echo "self: $(cat /proc/self/cgroup)"
+  echo "nproc: $(nproc)"; python3 -c 'import sys, pytest; print("python", sys.version.split()[0], "pytest", pytest.__version__)'
+  for t in ip nsenter unshare mountpoint file nft; do echo "$t: $(command -v $t || echo missing)"; done
 } > "$out/machine.txt" 2>&1
-"$d/vsrv_unit_tests" > "$out/unit.txt" 2>&1; echo "unit rc=$?" >> "$out/summary.txt"
-python3 -m pytest -ra -q -p no:cacheprovider tests/integration/test_resources.py \
-  tests/integration/test_lifecycle.py tests/integration/test_badinput.py "$@" > "$out/integration.txt" 2>&1
-echo "integration rc=$?" >> "$out/summary.txt"
-cat "$out/machine.txt" "$out/summary.txt"; tail -40 "$out/integration.txt"
+cat "$out/machine.txt"
+
+bench() {   # bench <name> <seconds> <bench.py args...>: runc, crun and their libraries only here
+  local name=$1 secs=$2; shift 2
+  if ((secs < 30)); then echo "bench-$name: skipped, $secs s left" >> "$out/summary.txt"; return; fi
+  PATH=$d/bin:$PATH LD_LIBRARY_PATH=$d/rtlib timeout -k 5 "$secs" python3 bench/bench.py \
+    --vsrv "$d/vsrv" --runc "$d/bin/runc" --crun "$d/bin/crun" --json "$out/bench-$name.json" "$@" \
+    > "$out/bench-$name.txt" 2>&1
+  echo "bench-$name rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
+}
+
+bench key 120 --only 1,1x,4 --runs 100
+LD_LIBRARY_PATH=$d/lib timeout -k 5 90 "$d/vsrv_unit_tests" > "$out/unit.txt" 2>&1
+echo "unit rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
+tmo=$(python3 -c 'import pytest_timeout' 2>/dev/null && echo "--timeout=90" || true)
+LD_LIBRARY_PATH=$d/lib timeout -k 5 $(( $(left) > 300 ? 240 : $(left) - 60 )) python3 -m pytest -ra -q \
+  -p no:cacheprovider $tmo tests/integration "$@" > "$out/integration.txt" 2>&1
+echo "integration rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
+bench rest $(( $(left) - 15 )) --only 2,3,5a,5b,5c,6 --runs 50
+cat "$out/summary.txt"; tail -25 "$out/integration.txt"; cat "$out/bench-key.txt" 2>/dev/null | tail -30

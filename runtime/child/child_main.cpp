@@ -98,7 +98,7 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
 
 }  // namespace
 
-[[noreturn]] void child_main(const ChildPlan& p, Channel& ch) noexcept {
+[[noreturn]] void child_main(const ChildPlan& p, Channel& ch, int cgroup_procs_fd) noexcept {
   auto must = [&](Step s, Result<void> r) {
     if (!r) {
       ch.send_error(s, r.error());
@@ -120,6 +120,13 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
 
   // Into the cgroup first: before the namespaces, so the cgroup namespace unshared later is
   // rooted at the container's cgroup and every page the setup allocates is charged to it.
+  if (cgroup_procs_fd >= 0) {
+    if (::write(cgroup_procs_fd, "0", 1) != 1) {
+      ch.send_error(Step::Cgroup, errno, "join cgroup2 'cgroup.procs'");
+      _exit(kSetupFailed);
+    }
+    ::close(cgroup_procs_fd);
+  }
   for (const auto& t : p.cgroup_tasks) {
     if (::write(t.fd, "0", 1) != 1) {
       ch.send_error(Step::Cgroup, errno, ("join '" + t.path + "'").c_str());

@@ -9,6 +9,8 @@ namespace vsrv::runtime::child {
 constexpr int kSetupFailed = 125;
 constexpr int kExecFailed = 127;
 
-[[noreturn]] void child_main(const ChildPlan& plan, Channel& ch) noexcept;
+// `cgroup_procs_fd` >= 0: a v2 cgroup.procs to write "0" to first, when clone3 could not place
+// the process with CLONE_INTO_CGROUP (an exec into a cgroup at its pids limit: launcher.cpp).
+[[noreturn]] void child_main(const ChildPlan& plan, Channel& ch, int cgroup_procs_fd = -1) noexcept;
 
 }  // namespace vsrv::runtime::child

@@ -184,6 +184,10 @@ def test_update_raises_and_lowers_memory_and_cpu(bundle):
 
 
 def test_update_refused_by_kernel_keeps_old_limits(bundle):
+    """v1 refuses a memory limit below the usage (EBUSY): vsrv says so and keeps the old one."""
+    if V2:
+        pytest.skip("cgroup v2 takes a memory.max below the usage and reclaims down to it: "
+                    "test_update_below_usage_on_v2_reclaims")
     need_controllers("memory")
     b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": 64 * MiB}}}})
     r = b.exec(probe_args("alloc", 16), "--detach")  # alloc stays, holding its memory
@@ -194,6 +198,24 @@ def test_update_refused_by_kernel_keeps_old_limits(bundle):
     assert "memory" in r.err, r
     assert memory_limit_value(host_file(b, "memory.limit").read_text()) == 64 * MiB
 
+
+def test_update_below_usage_on_v2_reclaims(bundle):
+    """v2 never refuses a lower memory.max: the kernel reclaims (swapping, or OOM-killing when it
+    cannot) until the usage fits. vsrv passes that on as runc and crun do: the update succeeds and
+    the new limit holds at once; the 16 MiB process, not the container's init, is what goes."""
+    if not V2:
+        pytest.skip("cgroup v1 refuses a limit below the usage: test_update_refused_by_kernel_keeps_old_limits")
+    need_controllers("memory")
+    b = sleeper(bundle, {"linux": {"resources": {"memory": {"limit": 64 * MiB}}}})
+    r = b.exec(probe_args("alloc", 16), "--detach")
+    assert r.rc == 0, r
+    wait_for(lambda: events_stats(b)["memory"]["usage"]["usage"] > 8 * MiB, 10, what="memory in use")
+    r = b.cmd("update", "--memory", "1m", b.id)
+    assert r.rc == 0, r
+    assert memory_limit_value(host_file(b, "memory.limit").read_text()) == 1 * MiB
+    assert int((host_file(b, "memory.limit").parent / "memory.current").read_text()) <= 1 * MiB
+    st = json.loads(b.cmd("state", b.id).out)
+    assert st["status"] == "running", st
 
 @pytest.mark.parametrize("args,needle", [
     (["--memory", "lots"], "--memory"),
