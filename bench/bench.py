@@ -685,6 +685,9 @@ class Bench:
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
             self.set_row("6", "n/a (networking not built)")
             return
+        if not shutil.which("ip"):
+            self.set_row("6", "n/a (ip not installed: apt-get install iproute2)")
+            return
         host_net = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         if libc.unshare(CLONE_NEWNET) != 0:
             os.close(host_net)

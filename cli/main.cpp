@@ -78,7 +78,8 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
 bool execs_into_container(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
-    if (a == "create" || a == "run" || a == "exec") return true;
+    if (a == "create" || a == "run") return true;   // exec decides for itself (exec_guard.h)
+    if (a == "exec") return false;
     if (a == "--" || (!a.empty() && a[0] != '-' && i > 1 && argv[i - 1][0] != '-')) break;
   }
   return false;
@@ -88,11 +89,9 @@ bool execs_into_container(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace vsrv;
-  if (execs_into_container(argc, argv) && !::getenv("VSRV_NO_CLONED_BINARY") && !sys::running_from_sealed_copy()) {
-    // VSRV_SEALED_MEMFD=1 forces the older copy (bench/ compares the two).
-    if (!::getenv("VSRV_SEALED_MEMFD")) sys::reexec_from_readonly_mount(argv);  // each returns only if it could not
-    sys::reexec_from_sealed_copy(argv);     // (then carry on unprotected)
-  }
+  sys::remember_argv(argv);  // exec re-executes later, only if it must (runtime/exec_guard.h)
+  if (execs_into_container(argc, argv) && !::getenv("VSRV_NO_CLONED_BINARY") && !sys::running_from_sealed_copy())
+    sys::reexec_protected();  // returns only if it could not (then carry on unprotected)
   // Writes to a closed pipe (hook stdin, console socket) must fail with EPIPE, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
   cli::Globals g;

@@ -9,17 +9,24 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "config/oci_spec.h"
 #include "config/passwd.h"
 #include "runtime/caps.h"
 #include "runtime/cgroup/manager.h"
 #include "runtime/container.h"
+#include "runtime/child/trampoline_abi.h"
+#include "runtime/exec_guard.h"
+#include "runtime/sys/cloned_binary.h"
 #include "runtime/launcher.h"
 #include "runtime/seccomp_build.h"
 #include "runtime/sys/log.h"
@@ -65,26 +72,40 @@ Result<void> apply_user(const std::string& user, pid_t init_pid, oci::User& u) {
   return {};
 }
 
-// Namespaces of the init that differ from ours, as NsJoin entries (user first).
-Result<void> plan_joins(pid_t pid, ChildPlan& p) {
+// Namespaces of the init that differ from ours, joined through one pidfd of the init: the child
+// enters all of its own in a single setns(pidfd, mask) (atomic, user namespace handled first by
+// the kernel); pid and time are joined by the parent, for its child. Which differ is read with
+// readlink ("mnt:[4026531840]"): a stat() of an nsfs link makes and frees an inode each time,
+// and 16 of them cost as much as an execve here.
+Result<void> plan_joins(pid_t pid, unsigned long long start_time, ChildPlan& p) {
   static const std::pair<const char*, int> kinds[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},
                                                       {"uts", CLONE_NEWUTS},   {"ipc", CLONE_NEWIPC},
                                                       {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP},
                                                       {"pid", CLONE_NEWPID},   {"time", CLONE_NEWTIME}};
+  std::string base = "/proc/" + std::to_string(pid) + "/ns/";
+  int child_mask = 0;
+  std::vector<int> parent_types;
   for (auto [name, flag] : kinds) {
-    std::string theirs = "/proc/" + std::to_string(pid) + "/ns/" + name;
-    struct stat a, b;
-    if (::stat(theirs.c_str(), &a) < 0) continue;
-    if (::stat((std::string("/proc/self/ns/") + name).c_str(), &b) == 0 && a.st_ino == b.st_ino) continue;
-    int fd = ::open(theirs.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno_error("open '" + theirs + "'");
-    p.owned_fds.push_back(fd);
-    NsJoin j{fd, flag, theirs};
+    char theirs[64], ours[64];
+    ssize_t a = ::readlink((base + name).c_str(), theirs, sizeof theirs);
+    if (a < 0) continue;  // a namespace type this kernel lacks
+    ssize_t b = ::readlink((std::string("/proc/self/ns/") + name).c_str(), ours, sizeof ours);
+    if (b == a && std::memcmp(theirs, ours, static_cast<size_t>(a)) == 0) continue;
     if (flag == CLONE_NEWPID || flag == CLONE_NEWTIME)
-      p.parent_joins.push_back(j);
+      parent_types.push_back(flag);
     else
-      p.joins.push_back(j);
+      child_mask |= flag;
   }
+  if (!child_mask && parent_types.empty()) return {};
+  int fd = sys::pidfd_open(pid);
+  if (fd < 0) return errno_error("pidfd_open " + std::to_string(pid));
+  p.owned_fds.push_back(fd);
+  // The pidfd pins the pid: checked once more now, it cannot be another process's later.
+  auto st = sys::process_start_time(pid);
+  if (!st || *st != start_time) return make_error(ESRCH, "container init " + std::to_string(pid) + " is gone");
+  std::string what = "namespaces of pid " + std::to_string(pid);
+  if (child_mask) p.joins.push_back(NsJoin{fd, child_mask, what});
+  for (int t : parent_types) p.parent_joins.push_back(NsJoin{fd, t, what});
   return {};
 }
 
@@ -99,8 +120,13 @@ void set_env(std::vector<std::string>& env, const std::string& kv) {
   env.push_back(kv);
 }
 
+// `exec --cap`, as runc: bounding, effective and permitted; ambient only when the process has
+// inheritable capabilities already (an ambient capability must be inheritable, and --cap adds
+// none to that set: CVE-2022-29162).
 void add_caps(oci::Capabilities& c, const std::vector<std::string>& caps) {
-  for (auto* set : {&c.bounding, &c.effective, &c.permitted, &c.ambient})
+  std::vector<std::vector<std::string>*> sets = {&c.bounding, &c.effective, &c.permitted};
+  if (!c.inheritable.empty()) sets.push_back(&c.ambient);
+  for (auto* set : sets)
     for (const auto& cap : caps)
       if (std::find(set->begin(), set->end(), cap) == set->end()) set->push_back(cap);
 }
@@ -168,6 +194,12 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
 }
 
 Result<int> exec(const ExecOptions& o) {
+  // Shared: held until the process has exec'd (or failed), so that no exec can give a process
+  // the capabilities that reach vsrv's child while that child is still the host binary (the
+  // trampoline window: exec_guard.h). Other execs share it; start, delete and the rest wait at
+  // most for that window.
+  auto lk = lock_shared(o.root, o.id);
+  if (!lk) return forward(std::move(lk.error()));
   auto st = load_live(o.root, o.id);
   if (!st) return forward(std::move(st.error()));
   if (st->status == Status::Paused && !o.ignore_paused)
@@ -212,7 +244,7 @@ Result<int> exec(const ExecOptions& o) {
   plan.finalize();
   plan.preserve_fds = o.preserve_fds;
   if (auto last = sys::read_file("/proc/sys/kernel/cap_last_cap"); last) plan.last_cap = std::atoi(last->c_str());
-  VSRV_TRY(plan_joins(st->pid, plan));
+  VSRV_TRY(plan_joins(st->pid, st->start_time, plan));
   struct CloseOwned {
     std::vector<int>& fds;
     ~CloseOwned() {
@@ -230,6 +262,73 @@ Result<int> exec(const ExecOptions& o) {
     // A second notify listener would have nobody to talk to: exec'd processes share the filter
     // semantics but not the listener.
     plan.seccomp_notify = false;
+  }
+  // How the host binary stays out of the container's reach (CVE-2019-5736 class): exec_guard.h.
+  ExecGuardFacts facts;
+  facts.disabled = ::getenv("VSRV_NO_CLONED_BINARY") != nullptr;
+  facts.already_protected = sys::running_from_sealed_copy();
+  facts.trampoline_built = trampoline_built();
+  facts.own_userns = std::any_of(plan.joins.begin(), plan.joins.end(), [](const NsJoin& j) { return (j.nstype & CLONE_NEWUSER) != 0; });
+  const auto* init_caps = spec->process && spec->process->capabilities ? &*spec->process->capabilities : nullptr;
+  facts.init_may_reach = caps_reach_host_binary(init_caps != nullptr, init_caps ? init_caps->bounding : std::vector<std::string>{});
+  facts.this_exec_may_reach = caps_reach_host_binary(proc.capabilities.has_value(),
+                                                     proc.capabilities ? proc.capabilities->bounding : std::vector<std::string>{});
+  facts.seccomp_before_user_switch = seccomp.has_value() && !plan.no_new_privs;
+  facts.paused = st->status == Status::Paused;
+  if (auto d = sys::read_file("/proc/sys/fs/suid_dumpable"); !d || std::atoi(d->c_str()) != 0) facts.suid_dumpable = true;
+  if (facts.this_exec_may_reach && !facts.own_userns && !st->exec_caps) {
+    // Record it before the process exists, under the exclusive lock: that waits out every exec
+    // that checked the flag earlier and is still in its trampoline window.
+    VSRV_TRY(lock_upgrade(*lk));
+    auto again = load(o.root, o.id);
+    if (!again) return forward(std::move(again.error()));
+    again->exec_caps = true;
+    VSRV_TRY(save(o.root, *again));
+    st->exec_caps = true;
+  }
+  facts.earlier_exec_may_reach = st->exec_caps;
+  ExecGuard guard = choose_exec_guard(facts);
+  sys::unique_fd trampoline, filter_memfd;
+  if (guard == ExecGuard::Trampoline) {
+    auto t = trampoline_memfd();
+    if (t) {
+      trampoline = std::move(*t);
+    } else {  // vm.memfd_noexec=2, say: the re-exec still protects
+      log::debug("exec '" + o.id + "': " + t.error().message());
+      guard = ExecGuard::Reexec;
+    }
+  }
+  log::debug("exec '" + o.id + "': guard " + exec_guard_name(guard));
+  if (guard == ExecGuard::Reexec) {
+    *lk = Lock{};  // the re-executed vsrv takes its own
+    sys::reexec_protected();  // returns only if it could not (then carry on unprotected, as create)
+    log::warn("exec '" + o.id + "': could not re-execute from a read-only copy of vsrv");
+  }
+  // Only the trampoline window needs the lock; the other guards never leave the host binary in
+  // the container.
+  if (guard != ExecGuard::Trampoline) *lk = Lock{};
+  if (guard == ExecGuard::Trampoline) {
+    plan.trampoline_fd = trampoline.get();
+    if (seccomp) {
+      // The trampoline loads the filter after its own execve (no_new_privs is set: see above).
+      int mfd = ::memfd_create("vsrv-seccomp", MFD_CLOEXEC);
+      if (mfd < 0) return errno_error("exec: memfd_create");
+      filter_memfd.reset(mfd);
+      VSRV_TRY(sys::write_all(filter_memfd, std::string_view(reinterpret_cast<const char*>(seccomp->filter.data()),
+                                                             seccomp->filter.size() * sizeof(sock_filter))));
+      plan.seccomp_memfd = filter_memfd.get();
+      plan.seccomp_filter = nullptr;  // not loaded by the child
+    }
+    plan.trampoline_nums[0] = std::to_string(plan.seccomp_memfd);
+    plan.trampoline_nums[1] = std::to_string(seccomp ? seccomp->filter.size() : 0);
+    plan.trampoline_nums[2] = std::to_string(seccomp ? seccomp->flags : 0);
+    static char name[] = "vsrv-exec";
+    plan.trampoline_argv.assign(VSRV_TR_ARGV, nullptr);
+    plan.trampoline_argv[VSRV_TR_NAME] = name;
+    plan.trampoline_argv[VSRV_TR_FILTER_FD] = plan.trampoline_nums[0].data();
+    plan.trampoline_argv[VSRV_TR_FILTER_LEN] = plan.trampoline_nums[1].data();
+    plan.trampoline_argv[VSRV_TR_FILTER_FLAGS] = plan.trampoline_nums[2].data();
+    plan.trampoline_argv.insert(plan.trampoline_argv.end(), plan.argv.begin(), plan.argv.end());  // with its null
   }
   std::optional<cgroup::Manager> cg;
   std::vector<cgroup::Manager::TaskFile> tasks;
@@ -261,6 +360,7 @@ Result<int> exec(const ExecOptions& o) {
     kill_and_reap(sp->pid, sp->pidfd);
     return forward(error_from(*w), "exec");
   }
+  *lk = Lock{};  // the window is over: the process runs the container's program
   if (!o.pid_file.empty()) VSRV_TRYC(sys::write_file_atomic(o.pid_file, std::to_string(sp->pid), 0644), "pid file");
   if (o.detach) return 0;
   return wait_foreground(sp->pid, sp->pidfd, master ? sys::borrowed_fd(master) : sys::borrowed_fd(-1));

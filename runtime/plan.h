@@ -132,6 +132,16 @@ struct ChildPlan {
   unsigned seccomp_flags = 0;
   bool seccomp_notify = false;
 
+  // --- exec trampoline (runtime/exec_guard.h) ---
+  // >= 0: the last execve goes through this sealed trampoline memfd, with trampoline_argv; the
+  // child fills in the slots only it knows (its channel fd, the resolved executable). The filter,
+  // when there is one, is handed over in seccomp_memfd and loaded by the trampoline.
+  int trampoline_fd = -1;
+  int seccomp_memfd = -1;
+  mutable std::vector<char*> trampoline_argv;  // sized by the parent; null-terminated
+  mutable char trampoline_chan[24] = {};
+  std::string trampoline_nums[3];              // filter fd, length, flags (decimal)
+
   // --- process ---
   bool terminal = false;
   unsigned short console_rows = 0, console_cols = 0;

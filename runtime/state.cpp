@@ -49,10 +49,10 @@ Result<void> validate_id(const std::string& id) {
 
 std::string state_dir(const std::string& root, const std::string& id) { return root + "/" + id; }
 
-static Result<Lock> lock_dir(const std::string& dir) {
+static Result<Lock> lock_dir(const std::string& dir, int how = LOCK_EX) {
   auto fd = sys::open(dir + "/lock", O_RDWR | O_CREAT, 0600);
   if (!fd) return forward(std::move(fd.error()));
-  while (::flock(fd->get(), LOCK_EX) < 0)
+  while (::flock(fd->get(), how) < 0)
     if (errno != EINTR) return errno_error("lock '" + dir + "'");
   return Lock(std::move(*fd));
 }
@@ -76,6 +76,20 @@ Result<Lock> lock(const std::string& root, const std::string& id) {
   return lock_dir(dir);
 }
 
+Result<Lock> lock_shared(const std::string& root, const std::string& id) {
+  VSRV_TRY(validate_id(id));
+  std::string dir = state_dir(root, id);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) < 0) return make_error(ENOENT, "container '" + id + "' does not exist");
+  return lock_dir(dir, LOCK_SH);
+}
+
+Result<void> lock_upgrade(const Lock& l) {
+  while (::flock(l.fd(), LOCK_EX) < 0)
+    if (errno != EINTR) return errno_error("lock (exclusive)");
+  return {};
+}
+
 Result<void> save(const std::string& root, const State& s) {
   json j = {{"id", s.id},
             {"status", status_name(s.status)},
@@ -90,6 +104,7 @@ Result<void> save(const std::string& root, const State& s) {
             {"network", s.network},
             {"config", s.config_json},
             {"systemd_cgroup", s.systemd_cgroup}};
+  if (s.exec_caps) j["exec_caps"] = true;
   return sys::write_file_atomic(state_dir(root, s.id) + "/state.json", j.dump());
 }
 
@@ -123,6 +138,7 @@ Result<State> load(const std::string& root, const std::string& id) {
     s.network = j.value("network", "");
     s.config_json = j.value("config", "");
     s.systemd_cgroup = j.value("systemd_cgroup", false);
+    s.exec_caps = j.value("exec_caps", false);
   } catch (const json::exception& e) {
     return fail("corrupt state file '" + path + "': " + e.what());
   }

@@ -33,6 +33,10 @@ struct State {
   std::string network;                 // netns attachment (net::*::to_json), empty when none
   std::string config_json;             // the bundle's config.json as it was at create (hooks, ...)
   bool systemd_cgroup = false;
+  // Set (for good) under the exclusive lock before an `exec` starts a process whose bounding set
+  // reaches the host binary (exec_guard.h): later execs then re-execute vsrv instead of using
+  // the trampoline. Never cleared, since that process's descendants may live on.
+  bool exec_caps = false;
 };
 
 // Checks a container id: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most 1024 bytes (no path characters).
@@ -60,6 +64,11 @@ struct Locked {
   State st;
 };
 Result<Locked> lock_live(const std::string& root, const std::string& id);
+// A shared lock on an existing container dir: many holders at once, none while an exclusive
+// lock is held (`exec`'s trampoline window against an exec setting State::exec_caps).
+Result<Lock> lock_shared(const std::string& root, const std::string& id);
+// Turns a held shared lock into an exclusive one (not atomically: reload the state after it).
+Result<void> lock_upgrade(const Lock& l);
 Result<void> save(const std::string& root, const State& s);
 Result<State> load(const std::string& root, const std::string& id);
 // Loads and refreshes status from the live process: a dead or recycled pid means Stopped; a

@@ -37,7 +37,9 @@ bench() {   # bench <name> <seconds> <bench.py args...>: runc, crun and their li
   echo "bench-$name rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
 }
 
-bench key 120 --only 1,1x,4 --runs 100
+# .device/vsrv-before (optional, copied there by hand): an older vsrv, measured interleaved as a variant.
+before=(); [[ -x $d/vsrv-before ]] && before=(--vsrv-variant "before=$d/vsrv-before")
+bench key 120 --only 1,1x,4 --runs 100 "${before[@]}"
 LD_LIBRARY_PATH=$d/lib timeout -k 5 90 "$d/vsrv_unit_tests" > "$out/unit.txt" 2>&1
 echo "unit rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
 tmo=$(python3 -c 'import pytest_timeout' 2>/dev/null && echo "--timeout=90" || true)

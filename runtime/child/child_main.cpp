@@ -4,6 +4,7 @@
 // but the success path allocates nothing. Any failure is sent to the parent as errno + text and
 // the child exits; EOF on the channel means the parent died, and we die with it.
 #include "runtime/child/child_main.h"
+#include "runtime/child/trampoline_abi.h"
 
 #include <fcntl.h>
 #include <linux/limits.h>
@@ -96,6 +97,30 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
   return {};
 }
 
+// The last execve, through the sealed trampoline (runtime/exec_guard.h): /proc/self/exe is the
+// trampoline, never the host's vsrv, when the kernel resolves the target (a "#!/proc/self/exe"
+// script, say). The channel and the filter memfd must survive into it (close_range marked them
+// close-on-exec); the trampoline marks the channel close-on-exec again before the target.
+[[noreturn]] void exec_through_trampoline(const ChildPlan& p, Channel& ch, char* exe) noexcept {
+  int chan = ch.get();
+  if (::fcntl(chan, F_SETFD, 0) < 0 || (p.seccomp_memfd >= 0 && ::fcntl(p.seccomp_memfd, F_SETFD, 0) < 0)) {
+    ch.send_error(Step::Exec, errno, "exec trampoline: fcntl");
+    _exit(kSetupFailed);
+  }
+  // Decimal without snprintf's locale machinery: the child allocates nothing.
+  char* out = p.trampoline_chan;
+  char digits[16];
+  int n = 0;
+  do digits[n++] = static_cast<char>('0' + chan % 10); while ((chan /= 10) > 0);
+  while (n > 0) *out++ = digits[--n];
+  *out = '\0';
+  p.trampoline_argv[VSRV_TR_CHANNEL] = p.trampoline_chan;
+  p.trampoline_argv[VSRV_TR_EXE] = exe;
+  ::syscall(SYS_execveat, p.trampoline_fd, "", p.trampoline_argv.data(), p.envp.data(), AT_EMPTY_PATH);
+  ch.send_error(Step::Exec, errno, "exec trampoline");
+  _exit(kExecFailed);
+}
+
 }  // namespace
 
 [[noreturn]] void child_main(const ChildPlan& p, Channel& ch, int cgroup_procs_fd) noexcept {
@@ -117,6 +142,9 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // vsrv ignores SIGPIPE for itself (cli/main.cpp); an ignored signal survives execve, and a
+  // shell pipeline in the container relies on SIGPIPE's default.
+  ::signal(SIGPIPE, SIG_DFL);
 
   // Into the cgroup first: before the namespaces, so the cgroup namespace unshared later is
   // rooted at the container's cgroup and every page the setup allocates is charged to it.
@@ -204,6 +232,7 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
   } else {
     must(Step::Ready, ch.send(Msg::ChildReady));
   }
+  if (p.trampoline_fd >= 0) exec_through_trampoline(p, ch, exe);  // [[noreturn]]
   if (!early_seccomp) must(Step::Seccomp, load_filter(p, ch));  // last: the filter need not allow setup
   ::execve(exe, p.argv.data(), p.envp.data());
   int e = errno;

@@ -2,6 +2,7 @@
 #include "runtime/sys/cloned_binary.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sys/mman.h>
@@ -80,6 +81,18 @@ void reexec_from_sealed_copy(char** argv) noexcept {
   }
   ::fexecve(mfd, argv, environ);
   ::close(mfd);
+}
+
+namespace {
+char** g_argv = nullptr;
+}
+
+void remember_argv(char** argv) noexcept { g_argv = argv; }
+
+void reexec_protected() noexcept {
+  if (!g_argv) return;
+  if (!::getenv("VSRV_SEALED_MEMFD")) reexec_from_readonly_mount(g_argv);
+  reexec_from_sealed_copy(g_argv);
 }
 
 }  // namespace vsrv::sys

@@ -17,5 +17,10 @@ void reexec_from_readonly_mount(char** argv) noexcept;
 // Copies /proc/self/exe into a sealed memfd and fexecve()s it with the same argv/envp.
 // Returns only on failure (errno set).
 void reexec_from_sealed_copy(char** argv) noexcept;
+// main() hands its argv over once; reexec_protected() re-executes with it later (exec decides
+// only after reading the container's state: runtime/exec_guard.h). Tries the read-only mount,
+// then (or with VSRV_SEALED_MEMFD set, only) the sealed copy. Returns only on failure.
+void remember_argv(char** argv) noexcept;
+void reexec_protected() noexcept;
 
 }  // namespace vsrv::sys

@@ -261,6 +261,81 @@ def test_exec_shebang_proc_self_exe(bundle, probe, tmp_path):
     assert sha256(b.rootfs / "probe") == sha256(probe)
 
 
+def _guard_of_exec(b, tmp_path, *opts, argv=("/probe", "exit", "0")):
+    """The guard `vsrv exec` chose (runtime/exec_guard.h), from its --debug log: the last line
+    (after a re-exec, the re-executed vsrv's, which runs protected and says "direct")."""
+    log = tmp_path / f"exec-{len(list(tmp_path.glob('exec-*.log')))}.log"
+    r = vsrv("--debug", "--log", str(log), "exec", *opts, b.id, *argv, root=b.root)
+    assert r.rc == 0, r
+    return [l.split("guard ", 1)[1].strip() for l in log.read_text().splitlines() if "guard " in l]
+
+
+def test_exec_uses_the_trampoline_by_default(bundle, tmp_path):
+    # A default container (no CAP_SYS_PTRACE, CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE anywhere):
+    # the host binary stays protected without a second start of vsrv. A read-only install (on
+    # which vsrv needs no guard at all) says "direct" instead: skip then.
+    b = bundle(probe_args("sleep", 60))
+    b.run_detached()
+    guards = _guard_of_exec(b, tmp_path)
+    if guards == ["direct"]:
+        pytest.skip("vsrv runs from a read-only mount or sealed copy here: no guard needed")
+    assert guards == ["trampoline"], guards
+    r = b.exec(probe_args("readlink", "/proc/self/exe"))
+    assert r.rc == 0 and r.out.strip() == "/probe", r
+
+
+def test_exec_granting_ptrace_is_recorded_and_later_execs_reexec(bundle, tmp_path):
+    # Given a default container
+    b = bundle(probe_args("sleep", 60))
+    b.run_detached()
+    if _guard_of_exec(b, tmp_path) == ["direct"]:
+        pytest.skip("vsrv runs from a read-only mount or sealed copy here: no guard needed")
+    state = b.root / b.id / "state.json"
+    assert not json.loads(state.read_text()).get("exec_caps"), state.read_text()
+    # When an exec gives its process CAP_SYS_PTRACE (which could open /proc/PID/exe of a later
+    # exec's child while that child is still the host binary)
+    r = b.exec(probe_args("caps"), "--cap", "CAP_SYS_PTRACE")
+    assert r.rc == 0, r
+    assert parse_caps(r.out)["CapEff"] & (1 << 19), r.out  # --cap works without inheritable caps
+    # Then that is recorded for good, and every later exec re-executes vsrv instead
+    assert json.loads(state.read_text()).get("exec_caps") is True, state.read_text()
+    assert _guard_of_exec(b, tmp_path) == ["re-exec", "direct"]
+
+
+def test_exec_into_ptrace_capable_container_reexecs(bundle, tmp_path):
+    caps = ["CAP_KILL", "CAP_SYS_PTRACE"]
+    b = bundle(probe_args("sleep", 60), overrides={"process": {"capabilities": {
+        "bounding": caps, "effective": caps, "permitted": caps}}})
+    b.run_detached()
+    guards = _guard_of_exec(b, tmp_path)
+    assert guards in (["re-exec", "direct"], ["direct"]), guards
+
+
+@pytest.mark.parametrize("caps", [["CAP_KILL", "CAP_SYS_PTRACE"], ["CAP_KILL"]], ids=["ptrace", "default"])
+def test_exec_child_exe_cannot_be_grabbed_from_container(bundle, tmp_path, caps):
+    # The CVE-2019-5736 attack through /proc/PID/exe: a process in the container keeps an O_PATH
+    # fd of the exe of every process that appears (vsrv's exec child among them) and reopens each
+    # for writing once vsrv has exited. With CAP_SYS_PTRACE it can open a non-dumpable process's
+    # exe, so vsrv must not leave its host binary there (it re-executes: runtime/exec_guard.h);
+    # without, the trampoline keeps the window closed by non-dumpability alone.
+    rt = tmp_path / "runtime-copy"
+    shutil.copy2(VSRV_BIN, rt)
+    digest, ino = sha256(rt), os.stat(rt).st_ino
+    b = bundle(probe_args("grab-exes", 4), overrides={"process": {"capabilities": {
+        "bounding": caps, "effective": caps, "permitted": caps}}})
+    with open(b.out_path, "ab") as fo:
+        p = subprocess.run([rt, "--root", b.root, "run", "--detach", "--bundle", b.path, b.id],
+                           stdin=subprocess.DEVNULL, stdout=fo, stderr=fo, timeout=60)
+    assert p.returncode == 0, b.logs()
+    n = 0
+    while "done" not in b.out() and n < 400:
+        run_cmd([rt, "--root", b.root, "exec", b.id, "/probe", "exit", "0"], timeout=30)
+        n += 1
+    wait_for(lambda: "done" in b.out(), 15, what="probe grab-exes to finish")
+    assert f"WRITABLE {ino}" not in b.out(), b.logs()
+    assert sha256(rt) == digest
+
+
 def test_exec_process_exe_is_payload(bundle):
     b = bundle(probe_args("sleep", 60))
     b.run_detached()

@@ -241,6 +241,50 @@ int main(int argc, char **argv) {
     printf("type=%s mode=%04o uid=%u gid=%u rdev=%u:%u size=%lld ino=%llu dev=%u:%u\n", t,
            (unsigned)(st.st_mode & 07777), st.st_uid, st.st_gid, major(st.st_rdev), minor(st.st_rdev),
            (long long)st.st_size, (unsigned long long)st.st_ino, major(st.st_dev), minor(st.st_dev));
+  } else if (!strcmp(c, "grab-exes")) {
+    /* The CVE-2019-5736 attack by /proc/PID/exe: for SECONDS, keep an O_PATH fd of the exe of
+     * every other process that appears (the runtime's child while it sets up, say); then try to
+     * reopen each for writing, as an attacker would once the runtime has exited. Prints
+     * "OPENED <ino>" per new executable and "WRITABLE <ino>" per reopen that worked (it writes
+     * nothing), then "done". */
+    NEED(1);
+    time_t end = time(NULL) + atoi(a1);
+    int fds[512], n = 0;
+    ino_t inos[512];
+    pid_t self = getpid();
+    while (time(NULL) < end && n < 512) {
+      DIR *d = opendir("/proc");
+      if (!d) return fail("/proc");
+      struct dirent *e;
+      while ((e = readdir(d)) && n < 512) {
+        pid_t p = atoi(e->d_name);
+        if (p <= 1 || p == self) continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/exe", p);
+        int fd = open(path, O_PATH | O_CLOEXEC);
+        if (fd < 0) continue;
+        struct stat st;
+        int seen = fstat(fd, &st) < 0;
+        for (int i = 0; i < n && !seen; i++) seen = inos[i] == st.st_ino;
+        if (seen) { close(fd); continue; }
+        inos[n] = st.st_ino;
+        fds[n++] = fd;
+        printf("OPENED %lu\n", (unsigned long)st.st_ino);
+      }
+      closedir(d);
+    }
+    sleep(1);  /* let the runtime exit */
+    for (int i = 0; i < n; i++) {
+      char path[64];
+      snprintf(path, sizeof path, "/proc/self/fd/%d", fds[i]);
+      int w = open(path, O_WRONLY | O_CLOEXEC);
+      if (w >= 0) {
+        printf("WRITABLE %lu\n", (unsigned long)inos[i]);
+        close(w);
+      }
+    }
+    puts("done");
+    fflush(stdout);
   } else if (!strcmp(c, "readlink")) {
     NEED(1);
     char b[4096];

@@ -1,0 +1,52 @@
+// runtime/exec_guard.h: how `vsrv exec` keeps the host's vsrv binary out of the container's
+// reach (the CVE-2019-5736 class), and the exec trampoline that lets it do so without a second
+// start of vsrv. The argument, its conditions and the lock protocol: docs/security.md,
+// "exec without a re-exec".
+#pragma once
+#include <string>
+#include <vector>
+
+#include "runtime/sys/error.h"
+#include "runtime/sys/fd.h"
+
+namespace vsrv::runtime {
+
+enum class ExecGuard {
+  Direct,      // vsrv already runs from a sealed or read-only copy (or protection is off)
+  Trampoline,  // the child stays vsrv until its last execve, which goes through the trampoline
+  Reexec,      // re-execute vsrv from a read-only copy first, as create and run always do
+};
+const char* exec_guard_name(ExecGuard g) noexcept;
+
+struct ExecGuardFacts {
+  bool already_protected = false;  // /proc/self/exe is sealed or on a read-only mount
+  bool disabled = false;           // VSRV_NO_CLONED_BINARY
+  bool trampoline_built = false;   // this build has one (x86-64)
+  bool own_userns = false;         // the container's processes live in their own user namespace
+  bool init_may_reach = false;     // the init's bounding set holds a cap of caps_reach_host_binary
+  bool earlier_exec_may_reach = false;  // State::exec_caps: an earlier exec's did
+  bool this_exec_may_reach = false;     // this exec's does
+  bool seccomp_before_user_switch = false;  // a filter loaded early (no no_new_privs) would
+                                            // also have to allow the trampoline's own calls
+  bool suid_dumpable = false;  // fs.suid_dumpable != 0: the child's uid switch (commit_creds)
+                               // would make it dumpable again, open to same-uid processes
+  bool paused = false;  // exec --ignore-paused: the child freezes on joining the cgroup, and the
+                        // lock held through the trampoline window would keep `resume` out
+};
+
+// Pure: which guard the facts allow (unit-tested). The trampoline needs that no process in the
+// container can open /proc/<child>/exe of vsrv's child while it is still the host binary.
+ExecGuard choose_exec_guard(const ExecGuardFacts& f) noexcept;
+
+// True when `bounding` (OCI names) holds a capability that reaches a non-dumpable process's
+// executable from another process of the host user namespace: CAP_SYS_PTRACE (/proc/PID/exe,
+// /proc/PID/mem, process_vm_writev, pidfd_getfd), CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE
+// (/proc/PID/map_files). `present` false (no capabilities object: all caps are kept) is true.
+bool caps_reach_host_binary(bool present, const std::vector<std::string>& bounding) noexcept;
+
+// The trampoline's bytes as a sealed, executable memfd (write, grow, shrink and seal sealed).
+// Fails where it is not built in or memfds may not be executed (vm.memfd_noexec).
+Result<sys::unique_fd> trampoline_memfd();
+bool trampoline_built() noexcept;
+
+}  // namespace vsrv::runtime

@@ -1,0 +1,217 @@
+// Unit tests for exec's guard against the CVE-2019-5736 class (runtime/exec_guard.h) and for the
+// exec trampoline itself (runtime/child/exec_trampoline.c), run from its sealed memfd.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "runtime/child/trampoline_abi.h"
+#include "runtime/exec_guard.h"
+#include "runtime/sync.h"
+
+using namespace vsrv::runtime;
+
+TEST(ExecGuard, DefaultContainerUsesTheTrampoline) {
+  ExecGuardFacts f;
+  f.trampoline_built = true;
+  EXPECT_EQ(choose_exec_guard(f), ExecGuard::Trampoline);
+}
+
+TEST(ExecGuard, AlreadyProtectedOrDisabledExecsDirectly) {
+  ExecGuardFacts f;
+  f.trampoline_built = true;
+  f.init_may_reach = true;
+  f.already_protected = true;
+  EXPECT_EQ(choose_exec_guard(f), ExecGuard::Direct);
+  f.already_protected = false;
+  f.disabled = true;
+  EXPECT_EQ(choose_exec_guard(f), ExecGuard::Direct);
+}
+
+TEST(ExecGuard, AnyProcessThatMayReachTheChildForcesTheReexec) {
+  // Given a container sharing the host user namespace, when the init, an earlier exec or this
+  // one may hold CAP_SYS_PTRACE (or the map_files caps), then vsrv re-executes itself.
+  for (int which = 0; which < 3; ++which) {
+    ExecGuardFacts f;
+    f.trampoline_built = true;
+    (which == 0 ? f.init_may_reach : which == 1 ? f.earlier_exec_may_reach : f.this_exec_may_reach) = true;
+    EXPECT_EQ(choose_exec_guard(f), ExecGuard::Reexec) << which;
+    // In its own user namespace none of them holds a capability where the child is owned.
+    f.own_userns = true;
+    EXPECT_EQ(choose_exec_guard(f), ExecGuard::Trampoline) << which;
+  }
+}
+
+TEST(ExecGuard, EarlySeccompOrNoTrampolineForcesTheReexec) {
+  ExecGuardFacts f;
+  f.trampoline_built = true;
+  f.own_userns = true;
+  f.seccomp_before_user_switch = true;  // its filter would also judge the trampoline's calls
+  EXPECT_EQ(choose_exec_guard(f), ExecGuard::Reexec);
+  f.seccomp_before_user_switch = false;
+  f.trampoline_built = false;
+  EXPECT_EQ(choose_exec_guard(f), ExecGuard::Reexec);
+}
+
+TEST(ExecGuard, SuidDumpableForcesTheReexec) {
+  // With fs.suid_dumpable set, the child's uid switch makes it dumpable: non-dumpability, half
+  // of the trampoline's argument, would not hold.
+  ExecGuardFacts f;
+  f.trampoline_built = true;
+  f.own_userns = true;
+  f.suid_dumpable = true;
+  EXPECT_EQ(choose_exec_guard(f), ExecGuard::Reexec);
+}
+
+TEST(ExecGuard, PausedContainerForcesTheReexec) {
+  // The child would freeze on joining the cgroup while holding the lock `resume` needs.
+  ExecGuardFacts f;
+  f.trampoline_built = true;
+  f.paused = true;
+  EXPECT_EQ(choose_exec_guard(f), ExecGuard::Reexec);
+}
+
+TEST(ExecGuard, CapsThatReachTheHostBinary) {
+  EXPECT_FALSE(caps_reach_host_binary(true, {"CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"}));
+  EXPECT_TRUE(caps_reach_host_binary(true, {"CAP_KILL", "CAP_SYS_PTRACE"}));
+  EXPECT_TRUE(caps_reach_host_binary(true, {"CAP_SYS_ADMIN"}));
+  EXPECT_TRUE(caps_reach_host_binary(true, {"CAP_CHECKPOINT_RESTORE"}));
+  EXPECT_TRUE(caps_reach_host_binary(false, {}));  // no capabilities object: all are kept
+  EXPECT_FALSE(caps_reach_host_binary(true, {}));
+}
+
+TEST(ExecGuard, TrampolineAbiMatchesTheHandshake) {
+  EXPECT_EQ(sizeof(vsrv_tr_wire_msg), sizeof(WireMsg));
+  EXPECT_EQ(offsetof(vsrv_tr_wire_msg, text), offsetof(WireMsg, text));
+  EXPECT_EQ(VSRV_TR_MSG_ERROR, static_cast<unsigned>(Msg::Error));
+  EXPECT_EQ(VSRV_TR_STEP_EXEC, static_cast<unsigned>(Step::Exec));
+  EXPECT_EQ(VSRV_TR_STEP_SECCOMP, static_cast<unsigned>(Step::Seccomp));
+}
+
+namespace {
+
+struct Outcome {
+  int status = -1;     // wait status
+  bool eof = false;    // the channel closed without a message: the target's execve worked
+  WireMsg msg{};
+};
+
+// Runs the trampoline from its memfd in a forked child, as vsrv's exec child does.
+Outcome run_trampoline(const std::vector<std::string>& target, const std::vector<sock_filter>* filter = nullptr) {
+  auto tr = trampoline_memfd();
+  EXPECT_TRUE(tr) << (tr ? "" : tr.error().message());
+  int sv[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  int ffd = -1;
+  if (filter) {
+    ffd = ::memfd_create("filter", 0);
+    EXPECT_EQ(::write(ffd, filter->data(), filter->size() * sizeof(sock_filter)),
+              static_cast<ssize_t>(filter->size() * sizeof(sock_filter)));
+  }
+  std::string chan = std::to_string(sv[1]), f = std::to_string(ffd),
+              len = std::to_string(filter ? filter->size() : 0);
+  std::vector<char*> argv = {const_cast<char*>("vsrv-exec"), chan.data(), f.data(), len.data(),
+                             const_cast<char*>("0")};
+  std::vector<std::string> t = target;
+  for (auto& s : t) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  char* envp[] = {nullptr};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(sv[0]);
+    ::fcntl(sv[1], F_SETFD, 0);  // as the child does before the trampoline
+    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::syscall(SYS_execveat, tr->get(), "", argv.data(), envp, AT_EMPTY_PATH);
+    _exit(99);
+  }
+  ::close(sv[1]);
+  if (ffd >= 0) ::close(ffd);
+  Outcome o;
+  ssize_t n = ::recv(sv[0], &o.msg, sizeof o.msg, 0);
+  o.eof = n == 0;
+  ::close(sv[0]);
+  ::waitpid(pid, &o.status, 0);
+  return o;
+}
+
+}  // namespace
+
+TEST(ExecTrampoline, RunsTheTargetAndClosesTheChannel) {
+  if (!trampoline_built()) GTEST_SKIP() << "no exec trampoline on this architecture";
+  Outcome o = run_trampoline({"/bin/sh", "sh", "-c", "exit 7"});
+  EXPECT_TRUE(o.eof);  // marked close-on-exec by the trampoline
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 7);
+}
+
+TEST(ExecTrampoline, ReportsAFailedExecveOnTheChannel) {
+  if (!trampoline_built()) GTEST_SKIP() << "no exec trampoline on this architecture";
+  Outcome o = run_trampoline({"/nonexistent/prog", "prog"});
+  ASSERT_FALSE(o.eof);
+  vsrv::Error e = error_from(o.msg);
+  EXPECT_EQ(e.errnum, ENOENT);
+  EXPECT_EQ(e.context, "exec: exec '/nonexistent/prog'");
+  EXPECT_EQ(WEXITSTATUS(o.status), VSRV_TR_EXEC_FAILED);
+}
+
+TEST(ExecTrampoline, LoadsTheSeccompFilterBeforeTheTarget) {
+  if (!trampoline_built()) GTEST_SKIP() << "no exec trampoline on this architecture";
+  // Given a filter that makes execve fail with EACCES and allows everything else
+  std::vector<sock_filter> f = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  // When the trampoline loads it and runs a target that exists
+  Outcome o = run_trampoline({"/bin/true", "true"}, &f);
+  // Then the target's execve was judged by it
+  ASSERT_FALSE(o.eof);
+  EXPECT_EQ(error_from(o.msg).errnum, EACCES);
+}
+
+TEST(ExecTrampoline, MalformedArgumentsDoNothing) {
+  if (!trampoline_built()) GTEST_SKIP() << "no exec trampoline on this architecture";
+  // What "#!/proc/self/exe" in the container makes of it: argv {"/proc/self/exe", "/bin/evil"}.
+  auto tr = trampoline_memfd();
+  ASSERT_TRUE(tr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    char* argv[] = {const_cast<char*>("/proc/self/exe"), const_cast<char*>("/bin/evil"), nullptr};
+    char* envp[] = {nullptr};
+    ::syscall(SYS_execveat, tr->get(), "", argv, envp, AT_EMPTY_PATH);
+    _exit(99);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), VSRV_TR_SETUP_FAILED);
+}
+
+TEST(ExecTrampoline, MemfdIsSealedAgainstWrites) {
+  if (!trampoline_built()) GTEST_SKIP() << "no exec trampoline on this architecture";
+  auto tr = trampoline_memfd();
+  ASSERT_TRUE(tr);
+  // Reopened for writing as the container would through /proc/<pid>/exe:
+  int w = ::open(("/proc/self/fd/" + std::to_string(tr->get())).c_str(), O_WRONLY);
+  if (w >= 0) {
+    EXPECT_EQ(::write(w, "x", 1), -1);
+    EXPECT_EQ(errno, EPERM);
+    ::close(w);
+  } else {
+    EXPECT_TRUE(errno == EPERM || errno == EACCES || errno == ETXTBSY) << errno;
+  }
+  EXPECT_EQ(::fcntl(tr->get(), F_GET_SEALS) & F_SEAL_WRITE, F_SEAL_WRITE);
+}
