@@ -5,9 +5,10 @@
 #   1. the benchmark's key rows (run, exec) against runc and crun on real cgroup v2;
 #   2. the unit tests;
 #   3. every integration test but the podman/containerd ones (the device has neither);
-#   4. the benchmark's other rows, with what time is left.
+#   4. the scale test with 400 containers;
+#   5. the benchmark's other rows, with what time is left.
 # Results go to $OUT (or /tmp/vsrv-v2): machine.txt, summary.txt, unit.txt, integration.txt,
-# bench-key.txt/.json, bench-rest.txt/.json.   DEVICE_BUDGET_S (default 400) bounds the whole run.
+# scale.txt, bench-key.txt, bench-rest.txt.   DEVICE_BUDGET_S (default 400) bounds the whole run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/vsrv-v2}
@@ -32,7 +33,7 @@ bench() {   # bench <name> <seconds> <bench.py args...>: runc, crun and their li
   local name=$1 secs=$2; shift 2
   if ((secs < 30)); then echo "bench-$name: skipped, $secs s left" >> "$out/summary.txt"; return; fi
   PATH=$d/bin:$PATH LD_LIBRARY_PATH=$d/rtlib timeout -k 5 "$secs" python3 bench/bench.py \
-    --vsrv "$d/vsrv" --runc "$d/bin/runc" --crun "$d/bin/crun" --json "$out/bench-$name.json" "$@" \
+    --vsrv "$d/vsrv" --runc "$d/bin/runc" --crun "$d/bin/crun" "$@" \
     > "$out/bench-$name.txt" 2>&1
   echo "bench-$name rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
 }
@@ -46,5 +47,9 @@ tmo=$(python3 -c 'import pytest_timeout' 2>/dev/null && echo "--timeout=90" || t
 LD_LIBRARY_PATH=$d/lib timeout -k 5 $(( $(left) > 300 ? 240 : $(left) - 60 )) python3 -m pytest -ra -q \
   -p no:cacheprovider $tmo tests/integration "$@" > "$out/integration.txt" 2>&1
 echo "integration rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
+# Scale: 400 servers at once on 16 CPUs (tests/integration/test_scale.py; 40 elsewhere).
+VSRV_SCALE_N=${VSRV_SCALE_N:-400} timeout -k 5 120 python3 -m pytest -ra -q -p no:cacheprovider \
+  tests/integration/test_scale.py > "$out/scale.txt" 2>&1
+echo "scale (N=${VSRV_SCALE_N:-400}) rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
 bench rest $(( $(left) - 15 )) --only 2,3,5a,5b,5c,6 --runs 50
 cat "$out/summary.txt"; tail -25 "$out/integration.txt"; cat "$out/bench-key.txt" 2>/dev/null | tail -30
