@@ -9,14 +9,16 @@
 
 namespace vsrv::runtime {
 
-namespace {
-int last_cap() {
+int kernel_last_cap() {
   static const int v = [] {
     auto t = sys::read_file("/proc/sys/kernel/cap_last_cap");
     return t ? std::atoi(t->c_str()) : CAP_LAST_CAP;
   }();
   return v;
 }
+
+namespace {
+int last_cap() { return kernel_last_cap(); }
 
 Result<std::uint64_t> mask_of(const std::vector<std::string>& names, const char* set) {
   std::uint64_t m = 0;

@@ -9,6 +9,9 @@
 
 namespace vsrv::runtime {
 
+// /proc/sys/kernel/cap_last_cap, read once per process (CAP_LAST_CAP of the headers if unreadable).
+int kernel_last_cap();
+
 // Unknown names are an error naming the set ("process.capabilities.bounding: unknown capability
 // 'CAP_FOO'"); names the running kernel does not have (above cap_last_cap) are skipped, as runc.
 Result<CapSets> plan_caps(const oci::Capabilities& caps);

@@ -72,40 +72,41 @@ Result<void> apply_user(const std::string& user, pid_t init_pid, oci::User& u) {
   return {};
 }
 
-// Namespaces of the init that differ from ours, joined through one pidfd of the init: the child
-// enters all of its own in a single setns(pidfd, mask) (atomic, user namespace handled first by
-// the kernel); pid and time are joined by the parent, for its child. Which differ is read with
-// readlink ("mnt:[4026531840]"): a stat() of an nsfs link makes and frees an inode each time,
-// and 16 of them cost as much as an execve here.
-Result<void> plan_joins(pid_t pid, unsigned long long start_time, ChildPlan& p) {
-  static const std::pair<const char*, int> kinds[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},
-                                                      {"uts", CLONE_NEWUTS},   {"ipc", CLONE_NEWIPC},
-                                                      {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP},
-                                                      {"pid", CLONE_NEWPID},   {"time", CLONE_NEWTIME}};
-  std::string base = "/proc/" + std::to_string(pid) + "/ns/";
+// The init's namespaces, joined through one pidfd of it: the child enters all of its own in a
+// single setns(pidfd, mask) (atomic, user namespace handled first by the kernel); pid and time
+// are joined by the parent, for its child. Which to join comes from the stored config: a type it
+// lists without a path is a namespace of the container's own; one with a path was joined at
+// create and may be ours (then it is skipped: a second setns into our own user namespace is
+// EINVAL), which readlink tells ("mnt:[4026531840]"; not stat, which makes and frees an nsfs
+// inode per call).
+Result<void> plan_joins(const oci::Spec& spec, pid_t pid, int pidfd, ChildPlan& p) {
+  static const struct { const char* oci; const char* proc; int flag; } kinds[] = {
+      {"user", "user", CLONE_NEWUSER}, {"mount", "mnt", CLONE_NEWNS},      {"uts", "uts", CLONE_NEWUTS},
+      {"ipc", "ipc", CLONE_NEWIPC},    {"network", "net", CLONE_NEWNET},   {"cgroup", "cgroup", CLONE_NEWCGROUP},
+      {"pid", "pid", CLONE_NEWPID},    {"time", "time", CLONE_NEWTIME}};
+  if (!spec.linux) return {};
+  auto same_as_ours = [&](const char* proc) {
+    char theirs[64], ours[64];
+    ssize_t a = ::readlink(("/proc/" + std::to_string(pid) + "/ns/" + proc).c_str(), theirs, sizeof theirs);
+    ssize_t b = ::readlink((std::string("/proc/self/ns/") + proc).c_str(), ours, sizeof ours);
+    return a > 0 && a == b && std::memcmp(theirs, ours, static_cast<size_t>(a)) == 0;
+  };
   int child_mask = 0;
   std::vector<int> parent_types;
-  for (auto [name, flag] : kinds) {
-    char theirs[64], ours[64];
-    ssize_t a = ::readlink((base + name).c_str(), theirs, sizeof theirs);
-    if (a < 0) continue;  // a namespace type this kernel lacks
-    ssize_t b = ::readlink((std::string("/proc/self/ns/") + name).c_str(), ours, sizeof ours);
-    if (b == a && std::memcmp(theirs, ours, static_cast<size_t>(a)) == 0) continue;
-    if (flag == CLONE_NEWPID || flag == CLONE_NEWTIME)
-      parent_types.push_back(flag);
-    else
-      child_mask |= flag;
+  for (const auto& ns : spec.linux->namespaces) {
+    for (const auto& k : kinds) {
+      if (ns.type != k.oci) continue;
+      if (!ns.path.empty() && same_as_ours(k.proc)) break;
+      if (k.flag == CLONE_NEWPID || k.flag == CLONE_NEWTIME)
+        parent_types.push_back(k.flag);
+      else
+        child_mask |= k.flag;
+      break;
+    }
   }
-  if (!child_mask && parent_types.empty()) return {};
-  int fd = sys::pidfd_open(pid);
-  if (fd < 0) return errno_error("pidfd_open " + std::to_string(pid));
-  p.owned_fds.push_back(fd);
-  // The pidfd pins the pid: checked once more now, it cannot be another process's later.
-  auto st = sys::process_start_time(pid);
-  if (!st || *st != start_time) return make_error(ESRCH, "container init " + std::to_string(pid) + " is gone");
   std::string what = "namespaces of pid " + std::to_string(pid);
-  if (child_mask) p.joins.push_back(NsJoin{fd, child_mask, what});
-  for (int t : parent_types) p.parent_joins.push_back(NsJoin{fd, t, what});
+  if (child_mask) p.joins.push_back(NsJoin{pidfd, child_mask, what});
+  for (int t : parent_types) p.parent_joins.push_back(NsJoin{pidfd, t, what});
   return {};
 }
 
@@ -200,7 +201,8 @@ Result<int> exec(const ExecOptions& o) {
   // most for that window.
   auto lk = lock_shared(o.root, o.id);
   if (!lk) return forward(std::move(lk.error()));
-  auto st = load_live(o.root, o.id);
+  sys::unique_fd init_pidfd;
+  auto st = load_live(o.root, o.id, &init_pidfd);
   if (!st) return forward(std::move(st.error()));
   if (st->status == Status::Paused && !o.ignore_paused)
     return fail("cannot exec in a paused container '" + o.id + "' (resume it, or pass --ignore-paused)");
@@ -243,8 +245,8 @@ Result<int> exec(const ExecOptions& o) {
   VSRV_TRY(plan_process(proc, plan));
   plan.finalize();
   plan.preserve_fds = o.preserve_fds;
-  if (auto last = sys::read_file("/proc/sys/kernel/cap_last_cap"); last) plan.last_cap = std::atoi(last->c_str());
-  VSRV_TRY(plan_joins(st->pid, st->start_time, plan));
+  plan.last_cap = kernel_last_cap();
+  VSRV_TRY(plan_joins(*spec, st->pid, init_pidfd.get(), plan));
   struct CloseOwned {
     std::vector<int>& fds;
     ~CloseOwned() {

@@ -159,10 +159,14 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
   s.pidfd.reset(pidfd);
 
   auto drive = [&]() -> Result<void> {
-    VSRV_TRYC(parent_ch.expect(Msg::ChildAlive).map([](auto&&) {}), "container init");
-    if (cb.on_alive) VSRV_TRY(cb.on_alive(pid));
-    VSRV_TRY(parent_ch.send(Msg::Proceed));
-    if (cb.on_proceeded) VSRV_TRY(cb.on_proceeded(pid));
+    // An exec'd process joins what exists: no maps, cgroups or network for the parent to make
+    // in between, so no ChildAlive/Proceed round trip (two wake-ups) either.
+    if (!plan.is_exec) {
+      VSRV_TRYC(parent_ch.expect(Msg::ChildAlive).map([](auto&&) {}), "container init");
+      if (cb.on_alive) VSRV_TRY(cb.on_alive(pid));
+      VSRV_TRY(parent_ch.send(Msg::Proceed));
+      if (cb.on_proceeded) VSRV_TRY(cb.on_proceeded(pid));
+    }
     for (;;) {
       sys::unique_fd fd;
       auto w = parent_ch.recv(&fd);

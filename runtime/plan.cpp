@@ -433,7 +433,7 @@ Result<ChildPlan> build_plan(const oci::Spec& spec, const PlanInputs& in) {
     else
       return fail("linux.personality.domain: unknown domain '" + lx.personality->domain + "'");
   }
-  if (auto last = sys::read_file("/proc/sys/kernel/cap_last_cap"); last) p.last_cap = std::atoi(last->c_str());
+  p.last_cap = kernel_last_cap();
   return p;
 }
 

@@ -148,24 +148,23 @@ Result<State> load(const std::string& root, const std::string& id) {
 // True when pid is alive and is still the process we started (same start time), and not a zombie.
 static bool pid_is_ours(pid_t pid, unsigned long long start_time) {
   if (pid <= 0) return false;
-  auto stat = sys::read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return false;
-  auto close = stat->rfind(')');
-  if (close == std::string::npos || close + 2 >= stat->size()) return false;
-  char state = (*stat)[close + 2];
-  if (state == 'Z' || state == 'X') return false;
-  auto st = sys::process_start_time(pid);
-  return st && *st == start_time;
+  auto ps = sys::process_stat(pid);
+  return ps && ps->state != 'Z' && ps->state != 'X' && ps->start_time == start_time;
 }
 
-Result<State> load_live(const std::string& root, const std::string& id) {
+Result<State> load_live(const std::string& root, const std::string& id, sys::unique_fd* pidfd) {
   auto s = load(root, id);
   if (!s) return s;
   if (s->status == Status::Creating && s->pid == 0) return s;
-  if (!pid_is_ours(s->pid, s->start_time)) {
+  // Opened before the check, the pidfd pins the pid: it is the checked process for as long as
+  // the caller holds it, never a later one with the recycled number.
+  sys::unique_fd fd;
+  if (pidfd && s->pid > 0) fd.reset(sys::pidfd_open(s->pid));
+  if (!pid_is_ours(s->pid, s->start_time) || (pidfd && !fd)) {
     s->status = Status::Stopped;
     return s;
   }
+  if (pidfd) *pidfd = std::move(fd);
   if (s->status == Status::Created || s->status == Status::Creating) {
     // Still blocked on exec.fifo? If the fifo is gone, `start` consumed it.
     struct stat st;

@@ -73,7 +73,9 @@ Result<void> save(const std::string& root, const State& s);
 Result<State> load(const std::string& root, const std::string& id);
 // Loads and refreshes status from the live process: a dead or recycled pid means Stopped; a
 // frozen cgroup means Paused. Does not write the file.
-Result<State> load_live(const std::string& root, const std::string& id);
+// `pidfd`: also a pidfd of the live init, opened before the liveness check (so it is that
+// process); left empty when the container is not live.
+Result<State> load_live(const std::string& root, const std::string& id, sys::unique_fd* pidfd = nullptr);
 Result<std::vector<std::string>> list_ids(const std::string& root);
 // Removes <root>/<id> entirely.
 Result<void> remove_dir(const std::string& root, const std::string& id);

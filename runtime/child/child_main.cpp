@@ -163,8 +163,10 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
     ::close(t.fd);
   }
   must(Step::Namespaces, join_namespaces(p));
-  must(Step::Maps, ch.send(Msg::ChildAlive));
-  must(Step::Maps, ch.expect(Msg::Proceed).map([](auto&&) {}));
+  if (!p.is_exec) {  // exec: nothing for the parent to do here (launcher.cpp)
+    must(Step::Maps, ch.send(Msg::ChildAlive));
+    must(Step::Maps, ch.expect(Msg::Proceed).map([](auto&&) {}));
+  }
   must(Step::Namespaces, late_namespaces(p));
 
   int master = -1;

@@ -138,19 +138,28 @@ Result<void> mkdir_p(const std::string& path, mode_t mode) {
 
 std::string fd_path(borrowed_fd fd) { return "/proc/self/fd/" + std::to_string(fd.get()); }
 
-Result<unsigned long long> process_start_time(pid_t pid) {
+Result<ProcStat> process_stat(pid_t pid) {
   auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
   if (!stat) return forward(std::move(stat.error()));
   // comm (field 2) may contain spaces and parentheses: parse from the last ')'.
   auto close = stat->rfind(')');
-  if (close == std::string::npos) return fail("malformed /proc/" + std::to_string(pid) + "/stat");
+  if (close == std::string::npos || close + 2 >= stat->size()) return fail("malformed /proc/" + std::to_string(pid) + "/stat");
+  ProcStat ps;
+  ps.state = (*stat)[close + 2];
   const char* p = stat->c_str() + close + 2;  // field 3
   for (int field = 3; field < 22; ++field) {
     p = std::strchr(p, ' ');
     if (!p) return fail("malformed /proc/" + std::to_string(pid) + "/stat");
     ++p;
   }
-  return std::strtoull(p, nullptr, 10);
+  ps.start_time = std::strtoull(p, nullptr, 10);
+  return ps;
+}
+
+Result<unsigned long long> process_start_time(pid_t pid) {
+  auto ps = process_stat(pid);
+  if (!ps) return forward(std::move(ps.error()));
+  return ps->start_time;
 }
 
 int thread_count() noexcept {

@@ -48,6 +48,12 @@ std::string fd_path(borrowed_fd fd);
 
 // Start time of a process (field 22 of /proc/<pid>/stat), for pid-reuse detection.
 Result<unsigned long long> process_start_time(pid_t pid);
+// State letter (field 3) and start time (field 22) of /proc/<pid>/stat, from one read.
+struct ProcStat {
+  char state = '?';
+  unsigned long long start_time = 0;
+};
+Result<ProcStat> process_stat(pid_t pid);
 // Number of threads of this process (from /proc/self/stat); clone3 requires 1.
 int thread_count() noexcept;
 
