@@ -24,7 +24,7 @@ struct ExecGuardFacts {
   bool trampoline_built = false;   // this build has one (x86-64)
   bool own_userns = false;         // the container's processes live in their own user namespace
   bool init_may_reach = false;     // the init's bounding set holds a cap of caps_reach_host_binary
-  bool earlier_exec_may_reach = false;  // State::exec_caps: an earlier exec's did
+  bool earlier_exec_may_reach = false;  // <state dir>/exec-caps: an earlier exec's did (state.h)
   bool this_exec_may_reach = false;     // this exec's does
   bool seccomp_before_user_switch = false;  // a filter loaded early (no no_new_privs) would
                                             // also have to allow the trampoline's own calls

@@ -278,17 +278,14 @@ Result<int> exec(const ExecOptions& o) {
   facts.seccomp_before_user_switch = seccomp.has_value() && !plan.no_new_privs;
   facts.paused = st->status == Status::Paused;
   if (auto d = sys::read_file("/proc/sys/fs/suid_dumpable"); !d || std::atoi(d->c_str()) != 0) facts.suid_dumpable = true;
-  if (facts.this_exec_may_reach && !facts.own_userns && !st->exec_caps) {
+  facts.earlier_exec_may_reach = has_exec_caps(o.root, o.id);
+  if (facts.this_exec_may_reach && !facts.own_userns && !facts.earlier_exec_may_reach) {
     // Record it before the process exists, under the exclusive lock: that waits out every exec
-    // that checked the flag earlier and is still in its trampoline window.
+    // that checked the mark earlier and is still in its trampoline window.
     VSRV_TRY(lock_upgrade(*lk));
-    auto again = load(o.root, o.id);
-    if (!again) return forward(std::move(again.error()));
-    again->exec_caps = true;
-    VSRV_TRY(save(o.root, *again));
-    st->exec_caps = true;
+    VSRV_TRY(mark_exec_caps(o.root, o.id));
+    facts.earlier_exec_may_reach = true;
   }
-  facts.earlier_exec_may_reach = st->exec_caps;
   ExecGuard guard = choose_exec_guard(facts);
   sys::unique_fd trampoline, filter_memfd;
   if (guard == ExecGuard::Trampoline) {

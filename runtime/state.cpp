@@ -90,6 +90,18 @@ Result<void> lock_upgrade(const Lock& l) {
   return {};
 }
 
+Result<void> mark_exec_caps(const std::string& root, const std::string& id) {
+  std::string path = state_dir(root, id) + "/exec-caps";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return errno_error("create '" + path + "'");
+  ::close(fd);
+  return {};
+}
+
+bool has_exec_caps(const std::string& root, const std::string& id) {
+  return ::access((state_dir(root, id) + "/exec-caps").c_str(), F_OK) == 0;
+}
+
 Result<void> save(const std::string& root, const State& s) {
   json j = {{"id", s.id},
             {"status", status_name(s.status)},
@@ -104,7 +116,6 @@ Result<void> save(const std::string& root, const State& s) {
             {"network", s.network},
             {"config", s.config_json},
             {"systemd_cgroup", s.systemd_cgroup}};
-  if (s.exec_caps) j["exec_caps"] = true;
   return sys::write_file_atomic(state_dir(root, s.id) + "/state.json", j.dump());
 }
 
@@ -138,7 +149,6 @@ Result<State> load(const std::string& root, const std::string& id) {
     s.network = j.value("network", "");
     s.config_json = j.value("config", "");
     s.systemd_cgroup = j.value("systemd_cgroup", false);
-    s.exec_caps = j.value("exec_caps", false);
   } catch (const json::exception& e) {
     return fail("corrupt state file '" + path + "': " + e.what());
   }

@@ -33,10 +33,6 @@ struct State {
   std::string network;                 // netns attachment (net::*::to_json), empty when none
   std::string config_json;             // the bundle's config.json as it was at create (hooks, ...)
   bool systemd_cgroup = false;
-  // Set (for good) under the exclusive lock before an `exec` starts a process whose bounding set
-  // reaches the host binary (exec_guard.h): later execs then re-execute vsrv instead of using
-  // the trampoline. Never cleared, since that process's descendants may live on.
-  bool exec_caps = false;
 };
 
 // Checks a container id: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most 1024 bytes (no path characters).
@@ -65,10 +61,16 @@ struct Locked {
 };
 Result<Locked> lock_live(const std::string& root, const std::string& id);
 // A shared lock on an existing container dir: many holders at once, none while an exclusive
-// lock is held (`exec`'s trampoline window against an exec setting State::exec_caps).
+// lock is held (`exec`'s trampoline window against an exec marking exec caps, below).
 Result<Lock> lock_shared(const std::string& root, const std::string& id);
 // Turns a held shared lock into an exclusive one (not atomically: reload the state after it).
 Result<void> lock_upgrade(const Lock& l);
+// <root>/<id>/exec-caps: made (for good, under the exclusive lock) before an `exec` starts a
+// process whose bounding set reaches the host binary (exec_guard.h); later execs then re-execute
+// vsrv instead of using the trampoline. A file of its own, not a state.json field: no state
+// write (run's, from its in-memory copy) can drop it, and it goes only with the directory.
+Result<void> mark_exec_caps(const std::string& root, const std::string& id);
+bool has_exec_caps(const std::string& root, const std::string& id);
 Result<void> save(const std::string& root, const State& s);
 Result<State> load(const std::string& root, const std::string& id);
 // Loads and refreshes status from the live process: a dead or recycled pid means Stopped; a
