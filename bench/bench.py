@@ -622,6 +622,7 @@ class Bench:
 
     def row_charged(self):
         res = {rt.name: [] for rt in self.rts}
+        used = set()
         for i in range(self.a.mem_samples):
             for rt in rotated(self.rts, i):
                 cid = self.start_sleeper(rt, "mem")
@@ -632,11 +633,13 @@ class Bench:
                     f = "memory.max_usage_in_bytes" if os.path.exists(os.path.join(d, "memory.max_usage_in_bytes")) \
                         else "memory.peak"
                     res[rt.name].append(read_int(os.path.join(d, f)) / 1024)
+                    used.add(f)
                 except (OSError, TypeError, ValueError) as e:
                     self.fail(rt, f"reading the container's memory cgroup {d}: {e}")
                 self.cleanup(rt, cid)
         self.set_row("5b", {r.name: summary(res[r.name]) for r in self.rts},
-                     note="memory.max_usage_in_bytes of /vsrvbench/<id> (v1 memory) after `start` of a sleep container")
+                     note=f"{' / '.join(sorted(used)) or 'memory.max_usage_in_bytes or memory.peak'} of /vsrvbench/<id> "
+                          "after `start` of a sleep container")
 
     def probe_limit(self, rt, limit):
         cid = self.cid(rt, "lim")
