@@ -122,6 +122,25 @@ Result<void> do_mounts(const ChildPlan& p, const sys::RootFs& root) noexcept {
 }
 
 Result<void> create_devices(const ChildPlan& p, const sys::RootFs& root) noexcept {
+  // Every device and link lives in /dev (or below): its directory is opened once and reused
+  // while the next entry is in the same one (nothing in the container runs yet to change it).
+  sys::unique_fd pdir;
+  std::string pdir_path;
+  auto dir_of = [&](const std::string& path) -> Result<void> {
+    const char* slash = std::strrchr(path.c_str(), '/');
+    std::string dir(path.c_str(), slash == path.c_str() ? 1 : size_t(slash - path.c_str()));
+    if (pdir && dir == pdir_path) return {};
+    // O_PATH fds cannot be used with mknodat: open the directory for real.
+    auto f = root.open_at(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (!f && f.error().errnum == ENOENT) {
+      VSRV_TRY(root.mkdir_p(dir.c_str()).map([](auto&&) {}));
+      f = root.open_at(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    }
+    if (!f) return forward(std::move(f.error()));
+    pdir = std::move(*f);
+    pdir_path = std::move(dir);
+    return {};
+  };
   for (const auto& d : p.devices) {
     if (d.bind) {
       auto target = root.mkfile_p(d.path.c_str(), 0600);
@@ -130,28 +149,19 @@ Result<void> create_devices(const ChildPlan& p, const sys::RootFs& root) noexcep
         return errno_error("bind device '" + d.path + "'");
       continue;
     }
-    const char* slash = std::strrchr(d.path.c_str(), '/');
-    std::string dir(d.path.c_str(), slash == d.path.c_str() ? 1 : size_t(slash - d.path.c_str()));
-    auto parent = root.mkdir_p(dir.c_str());
-    if (!parent) return forward(std::move(parent.error()), "device '" + d.path + "'");
-    // O_PATH fds cannot be used with mknodat; reopen the directory for real.
-    auto pdir = root.open_at(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (!pdir) return forward(std::move(pdir.error()), "device '" + d.path + "'");
-    const char* name = slash + 1;
+    if (auto r = dir_of(d.path); !r) return forward(std::move(r.error()), "device '" + d.path + "'");
+    const char* name = std::strrchr(d.path.c_str(), '/') + 1;
     mode_t type = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;
-    ::unlinkat(pdir->get(), name, 0);  // replace whatever the image had there
-    if (::mknodat(pdir->get(), name, type | (d.mode & 07777), makedev(d.major, d.minor)) < 0)
+    ::unlinkat(pdir.get(), name, 0);  // replace whatever the image had there
+    if (::mknodat(pdir.get(), name, type | (d.mode & 07777), makedev(d.major, d.minor)) < 0)
       return errno_error("mknod '" + d.path + "'");
-    if (::fchownat(pdir->get(), name, d.uid, d.gid, AT_SYMLINK_NOFOLLOW) < 0)
+    if (::fchownat(pdir.get(), name, d.uid, d.gid, AT_SYMLINK_NOFOLLOW) < 0)
       return errno_error("chown '" + d.path + "'");
-    if (::fchmodat(pdir->get(), name, d.mode & 07777, 0) < 0) return errno_error("chmod '" + d.path + "'");
+    if (::fchmodat(pdir.get(), name, d.mode & 07777, 0) < 0) return errno_error("chmod '" + d.path + "'");
   }
   for (const auto& [target, link] : p.dev_symlinks) {
-    const char* slash = std::strrchr(link.c_str(), '/');
-    std::string dir(link.c_str(), size_t(slash - link.c_str()));
-    auto pdir = root.mkdir_p(dir.c_str());
-    if (!pdir) return forward(std::move(pdir.error()), "symlink '" + link + "'");
-    if (::symlinkat(target.c_str(), pdir->get(), slash + 1) < 0 && errno != EEXIST)
+    if (auto r = dir_of(link); !r) return forward(std::move(r.error()), "symlink '" + link + "'");
+    if (::symlinkat(target.c_str(), pdir.get(), std::strrchr(link.c_str(), '/') + 1) < 0 && errno != EEXIST)
       return errno_error("symlink '" + link + "'");
   }
   return {};

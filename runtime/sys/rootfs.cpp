@@ -46,12 +46,28 @@ Result<unique_fd> RootFs::open_at(const char* rel, int oflags, mode_t mode) cons
 }
 
 Result<unique_fd> RootFs::mkdir_p(const char* rel, mode_t mode) const noexcept {
-  // Walk component by component: open the parent inside the root, mkdirat the child on that fd.
-  // mkdirat never follows a symlink in its last component; the next open resolves it in-root.
+  // Most mount targets exist, or miss only their last component (/dev/pts, a cgroup hierarchy
+  // under /sys/fs/cgroup): one or three calls then, instead of two per component.
+  if (auto fd = open_in_root(root_, rel, O_PATH | O_DIRECTORY); fd || fd.error().errnum != ENOENT) return fd;
   char buf[PATH_MAX];
   size_t len = std::strlen(rel);
   if (len >= sizeof buf) return make_error(ENAMETOOLONG, std::string("mkdir '") + rel + "'");
   std::memcpy(buf, rel, len + 1);
+  while (len > 1 && buf[len - 1] == '/') buf[--len] = 0;
+  if (char* slash = std::strrchr(buf, '/'); slash && slash[1]) {
+    *slash = 0;
+    auto parent = open_in_root(root_, buf[0] ? buf : "/", O_PATH | O_DIRECTORY);
+    *slash = '/';
+    if (parent) {
+      // mkdirat never follows a symlink in its last component; the open after it resolves the
+      // whole path inside the root again.
+      if (::mkdirat(parent->get(), slash + 1, mode) < 0 && errno != EEXIST)
+        return errno_error(std::string("mkdir '") + buf + "'");
+      return open_in_root(root_, buf, O_PATH | O_DIRECTORY);
+    }
+  }
+  // Walk component by component: open the parent inside the root, mkdirat the child on that fd.
+  // mkdirat never follows a symlink in its last component; the next open resolves it in-root.
   auto cur = open_in_root(root_, "/", O_PATH | O_DIRECTORY);
   if (!cur) return cur;
   char* p = buf;

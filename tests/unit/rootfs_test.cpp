@@ -1,0 +1,98 @@
+// Unit tests for path resolution inside a root (runtime/sys/rootfs.h): RootFs::mkdir_p, whose
+// fast paths (whole path, then parent) must keep the walk's guarantee that nothing is made or
+// opened outside the root.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "runtime/sys/rootfs.h"
+
+using vsrv::sys::RootFs;
+
+namespace {
+struct TempRoot {
+  std::string path;
+  TempRoot() {
+    char t[] = "/tmp/vsrv-rootfs-test.XXXXXX";
+    path = ::mkdtemp(t);
+  }
+  ~TempRoot() { std::system(("rm -rf '" + path + "'").c_str()); }
+  bool is_dir(const std::string& rel) const {
+    struct stat st;
+    return ::lstat((path + "/" + rel).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+};
+ino_t ino_of_fd(int fd) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+ino_t ino_of(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+}  // namespace
+
+TEST(RootFsMkdirP, ExistingMissingLastAndDeepPaths) {
+  TempRoot t;
+  auto r = RootFs::open(t.path.c_str());
+  ASSERT_TRUE(r);
+  ASSERT_EQ(::mkdir((t.path + "/dev").c_str(), 0755), 0);
+  auto a = r->mkdir_p("/dev");  // exists
+  ASSERT_TRUE(a);
+  EXPECT_EQ(ino_of_fd(a->get()), ino_of(t.path + "/dev"));
+  auto b = r->mkdir_p("/dev/pts/");  // only the last is missing
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(t.is_dir("dev/pts"));
+  EXPECT_EQ(ino_of_fd(b->get()), ino_of(t.path + "/dev/pts"));
+  auto c = r->mkdir_p("sys/fs/cgroup/memory");  // several missing
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(t.is_dir("sys/fs/cgroup/memory"));
+}
+
+TEST(RootFsMkdirP, AbsoluteSymlinkResolvesInsideTheRoot) {
+  // Given a rootfs whose /evil points at "/" (the host's root, were it followed outside)
+  TempRoot t;
+  auto r = RootFs::open(t.path.c_str());
+  ASSERT_TRUE(r);
+  ASSERT_EQ(::symlink("/", (t.path + "/evil").c_str()), 0);
+  std::string host_probe = "/tmp/vsrv-rootfs-escape-" + std::to_string(::getpid());
+  // When a target under it is made (missing last component, then deeper)
+  auto a = r->mkdir_p(("/evil" + host_probe).c_str());
+  ASSERT_TRUE(a) << a.error().message();
+  // Then it lands in the root, never on the host
+  EXPECT_TRUE(t.is_dir(host_probe.substr(1)));
+  EXPECT_EQ(::access(host_probe.c_str(), F_OK), -1);
+  auto b = r->mkdir_p("/evil/etc/vsrv-rootfs-test/deeper");
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(t.is_dir("etc/vsrv-rootfs-test/deeper"));
+  EXPECT_EQ(::access("/etc/vsrv-rootfs-test", F_OK), -1);
+}
+
+TEST(RootFsMkdirP, SymlinkAsLastComponentIsFollowedInsideTheRoot) {
+  TempRoot t;
+  auto r = RootFs::open(t.path.c_str());
+  ASSERT_TRUE(r);
+  ASSERT_EQ(::mkdir((t.path + "/real").c_str(), 0755), 0);
+  ASSERT_EQ(::symlink("/real", (t.path + "/link").c_str()), 0);
+  auto a = r->mkdir_p("/link");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(ino_of_fd(a->get()), ino_of(t.path + "/real"));
+}
+
+TEST(RootFsMkdirP, FileInTheWayIsAnError) {
+  TempRoot t;
+  auto r = RootFs::open(t.path.c_str());
+  ASSERT_TRUE(r);
+  int fd = ::open((t.path + "/file").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  auto a = r->mkdir_p("/file");
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().errnum, ENOTDIR);
+  auto b = r->mkdir_p("/file/sub");
+  ASSERT_FALSE(b);
+}
