@@ -26,7 +26,7 @@ const char* exec_guard_name(ExecGuard g) noexcept {
 
 ExecGuard choose_exec_guard(const ExecGuardFacts& f) noexcept {
   if (f.already_protected || f.disabled) return ExecGuard::Direct;
-  if (!f.trampoline_built || f.seccomp_before_user_switch || f.paused || f.suid_dumpable) return ExecGuard::Reexec;
+  if (!f.trampoline_built || f.early_filter_refuses_trampoline || f.paused || f.suid_dumpable) return ExecGuard::Reexec;
   // In its own user namespace no container process holds a capability in the host's, which is
   // where vsrv's child (created there) is owned: /proc/<child>/exe stays closed to all of them.
   if (f.own_userns) return ExecGuard::Trampoline;

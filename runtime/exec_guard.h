@@ -26,8 +26,8 @@ struct ExecGuardFacts {
   bool init_may_reach = false;     // the init's bounding set holds a cap of caps_reach_host_binary
   bool earlier_exec_may_reach = false;  // <state dir>/exec-caps: an earlier exec's did (state.h)
   bool this_exec_may_reach = false;     // this exec's does
-  bool seccomp_before_user_switch = false;  // a filter loaded early (no no_new_privs) would
-                                            // also have to allow the trampoline's own calls
+  bool early_filter_refuses_trampoline = false;  // a filter loaded before the uid switch (no
+      // no_new_privs) also judges the trampoline's execveat and fcntl, and would not allow them
   bool suid_dumpable = false;  // fs.suid_dumpable != 0: the child's uid switch (commit_creds)
                                // would make it dumpable again, open to same-uid processes
   bool paused = false;  // exec --ignore-paused: the child freezes on joining the cgroup, and the

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include "runtime/sys/cloned_binary.h"
 #include "runtime/launcher.h"
 #include "runtime/seccomp_build.h"
+#include "runtime/seccomp_eval.h"
 #include "runtime/sys/log.h"
 #include "runtime/sys/rootfs.h"
 #include "runtime/sys/syscalls.h"
@@ -275,7 +277,15 @@ Result<int> exec(const ExecOptions& o) {
   facts.init_may_reach = caps_reach_host_binary(init_caps != nullptr, init_caps ? init_caps->bounding : std::vector<std::string>{});
   facts.this_exec_may_reach = caps_reach_host_binary(proc.capabilities.has_value(),
                                                      proc.capabilities ? proc.capabilities->bounding : std::vector<std::string>{});
-  facts.seccomp_before_user_switch = seccomp.has_value() && !plan.no_new_privs;
+  if (seccomp && !plan.no_new_privs) {
+    // Loaded before the uid switch (without no_new_privs it needs CAP_SYS_ADMIN), the filter
+    // also judges the trampoline's own calls: the child's execveat of it and its fcntl. Ask the
+    // filter (seccomp_eval.h); fd numbers and pointers vary, so try several of each.
+    const std::vector<std::uint64_t> fds = {3, 255}, ptrs = {0x1000, 0x7ffffffff000};
+    bool ok = seccomp_allows(seccomp->filter, SYS_execveat, {fds, ptrs, ptrs, ptrs, {AT_EMPTY_PATH}}) &&
+              seccomp_allows(seccomp->filter, SYS_fcntl, {fds, {F_SETFD}, {FD_CLOEXEC}});
+    facts.early_filter_refuses_trampoline = !ok;
+  }
   facts.paused = st->status == Status::Paused;
   if (auto d = sys::read_file("/proc/sys/fs/suid_dumpable"); !d || std::atoi(d->c_str()) != 0) facts.suid_dumpable = true;
   facts.earlier_exec_may_reach = has_exec_caps(o.root, o.id);
@@ -308,8 +318,10 @@ Result<int> exec(const ExecOptions& o) {
   if (guard != ExecGuard::Trampoline) *lk = Lock{};
   if (guard == ExecGuard::Trampoline) {
     plan.trampoline_fd = trampoline.get();
-    if (seccomp) {
-      // The trampoline loads the filter after its own execve (no_new_privs is set: see above).
+    if (seccomp && plan.no_new_privs) {
+      // A late filter: the trampoline loads it after its own execve (with no_new_privs, no
+      // capability is needed). An early one stays with the child (and allows the trampoline:
+      // early_filter_refuses_trampoline above).
       int mfd = ::memfd_create("vsrv-seccomp", MFD_CLOEXEC);
       if (mfd < 0) return errno_error("exec: memfd_create");
       filter_memfd.reset(mfd);
@@ -319,8 +331,8 @@ Result<int> exec(const ExecOptions& o) {
       plan.seccomp_filter = nullptr;  // not loaded by the child
     }
     plan.trampoline_nums[0] = std::to_string(plan.seccomp_memfd);
-    plan.trampoline_nums[1] = std::to_string(seccomp ? seccomp->filter.size() : 0);
-    plan.trampoline_nums[2] = std::to_string(seccomp ? seccomp->flags : 0);
+    plan.trampoline_nums[1] = std::to_string(plan.seccomp_memfd >= 0 ? seccomp->filter.size() : 0);
+    plan.trampoline_nums[2] = std::to_string(plan.seccomp_memfd >= 0 ? seccomp->flags : 0);
     static char name[] = "vsrv-exec";
     plan.trampoline_argv.assign(VSRV_TR_ARGV, nullptr);
     plan.trampoline_argv[VSRV_TR_NAME] = name;

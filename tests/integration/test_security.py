@@ -312,6 +312,33 @@ def test_exec_into_ptrace_capable_container_reexecs(bundle, tmp_path):
     assert guards in (["re-exec", "direct"], ["direct"]), guards
 
 
+@pytest.mark.parametrize("nnp,deny_execveat,want", [
+    (False, False, ["trampoline"]),
+    (False, True, ["re-exec", "direct"]),
+    (True, True, ["trampoline"]),
+], ids=["early-allows-execveat", "early-denies-execveat", "late-denies-execveat"])
+def test_exec_with_seccomp_filter(bundle, tmp_path, nnp, deny_execveat, want):
+    # Without noNewPrivileges (podman's and Kubernetes' default) the filter is loaded before the
+    # uid switch, so it also judges the trampoline's execveat and fcntl. vsrv asks the filter
+    # first (runtime/seccomp_eval.h): the trampoline when it allows them, else the re-exec. With
+    # noNewPrivileges the trampoline loads the filter itself, after its own execveat. Every way,
+    # the exec'd process runs under the filter.
+    rules = [{"names": ["uname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42}]
+    if deny_execveat:
+        rules.append({"names": ["execveat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1})
+    b = bundle(probe_args("sleep", 60), overrides={
+        "process": {"noNewPrivileges": nnp},
+        "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW",
+                              "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": rules}}})
+    b.run_detached()
+    guards = _guard_of_exec(b, tmp_path)
+    if guards == ["direct"]:
+        pytest.skip("vsrv runs from a read-only mount or sealed copy here: no guard needed")
+    assert guards == want, guards
+    r = b.exec(probe_args("hostname"))
+    assert r.rc != 0 and "uname" in r.err and "ENOMSG" in r.err, r  # errno 42, from the filter
+
+
 @pytest.mark.parametrize("caps", [["CAP_KILL", "CAP_SYS_PTRACE"], ["CAP_KILL"]], ids=["ptrace", "default"])
 def test_exec_child_exe_cannot_be_grabbed_from_container(bundle, tmp_path, caps):
     # The CVE-2019-5736 attack through /proc/PID/exe: a process in the container keeps an O_PATH

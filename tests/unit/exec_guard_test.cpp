@@ -56,9 +56,9 @@ TEST(ExecGuard, EarlySeccompOrNoTrampolineForcesTheReexec) {
   ExecGuardFacts f;
   f.trampoline_built = true;
   f.own_userns = true;
-  f.seccomp_before_user_switch = true;  // its filter would also judge the trampoline's calls
+  f.early_filter_refuses_trampoline = true;  // its filter would also judge the trampoline's calls
   EXPECT_EQ(choose_exec_guard(f), ExecGuard::Reexec);
-  f.seccomp_before_user_switch = false;
+  f.early_filter_refuses_trampoline = false;
   f.trampoline_built = false;
   EXPECT_EQ(choose_exec_guard(f), ExecGuard::Reexec);
 }
