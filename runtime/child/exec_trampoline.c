@@ -39,6 +39,15 @@ static long sc4(long n, long a, long b, long c, long d) {
   return r;
 }
 
+static long sc6(long n, long a, long b, long c, long d, long e, long f) {
+  long r;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
+  return r;
+}
+
 static __attribute__((noreturn)) void die(int code) {
   for (;;) sc3(__NR_exit_group, code, 0, 0);
 }
@@ -70,7 +79,9 @@ static void report(long chan, unsigned step, long err, const char* what, const c
     for (; *arg && n < sizeof m.text - 2; arg++) m.text[n++] = *arg;
     m.text[n++] = '\'';
   }
-  if (chan >= 0) sc3(__NR_write, chan, (long)&m, sizeof m);
+  /* MSG_NOSIGNAL: with the parent gone, fail with EPIPE rather than die of SIGPIPE (which the
+   * container's process gets at its default). */
+  if (chan >= 0) sc6(__NR_sendto, chan, (long)&m, sizeof m, 0x4000 /* MSG_NOSIGNAL */, 0, 0);
 }
 
 __attribute__((used)) void trampoline_main(long* sp) {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -198,6 +199,33 @@ TEST(ExecTrampoline, MalformedArgumentsDoNothing) {
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), VSRV_TR_SETUP_FAILED);
+}
+
+TEST(ExecTrampoline, PeerGoneIsAnExitNotASigpipe) {
+  if (!trampoline_built()) GTEST_SKIP() << "no exec trampoline on this architecture";
+  // The report of a failed execve meets a closed socket (vsrv killed meanwhile): the trampoline
+  // still exits 127 rather than dying of SIGPIPE, at its default in the container's process.
+  auto tr = trampoline_memfd();
+  ASSERT_TRUE(tr);
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  ::close(sv[0]);
+  std::string chan = std::to_string(sv[1]);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGPIPE, SIG_DFL);
+    ::fcntl(sv[1], F_SETFD, 0);
+    char* argv[] = {const_cast<char*>("vsrv-exec"), chan.data(), const_cast<char*>("-1"), const_cast<char*>("0"),
+                    const_cast<char*>("0"), const_cast<char*>("/nonexistent/prog"), const_cast<char*>("prog"), nullptr};
+    char* envp[] = {nullptr};
+    ::syscall(SYS_execveat, tr->get(), "", argv, envp, AT_EMPTY_PATH);
+    _exit(99);
+  }
+  ::close(sv[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), VSRV_TR_EXEC_FAILED);
 }
 
 TEST(ExecTrampoline, MemfdIsSealedAgainstWrites) {
