@@ -1,5 +1,8 @@
-// runtime/exec_guard.cpp: the choice of exec guard and the trampoline memfd (exec_guard.h).
+// runtime/exec_guard.cpp: the choice of exec guard, the trampoline memfd, and arming a plan with
+// it (exec_guard.h).
 #include "runtime/exec_guard.h"
+
+#include <sys/syscall.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -7,6 +10,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+
+#include "runtime/child/trampoline_abi.h"
+#include "runtime/seccomp_eval.h"
+#include "runtime/sys/cloned_binary.h"
+#include "runtime/sys/log.h"
+#include "runtime/sys/syscalls.h"
 
 extern "C" {
 extern const unsigned char vsrv_trampoline_start[];
@@ -66,5 +76,81 @@ Result<sys::unique_fd> trampoline_memfd() {
     return errno_error("exec trampoline: seal");
   return m;
 }
+
+Result<ExecGuard> choose_guard(const std::string& root, const std::string& id, const oci::Spec& spec,
+                               const oci::Process& proc, const ChildPlan& plan,
+                               const std::optional<SeccompProgram>& seccomp, Status status, const Lock& lk,
+                               sys::unique_fd& trampoline) {
+  ExecGuardFacts facts;
+  facts.disabled = ::getenv("VSRV_NO_CLONED_BINARY") != nullptr;
+  facts.already_protected = sys::running_from_sealed_copy();
+  facts.trampoline_built = trampoline_built();
+  facts.own_userns = std::any_of(plan.joins.begin(), plan.joins.end(),
+                                 [](const NsJoin& j) { return (j.nstype & CLONE_NEWUSER) != 0; });
+  const auto* init_caps = spec.process && spec.process->capabilities ? &*spec.process->capabilities : nullptr;
+  facts.init_may_reach = caps_reach_host_binary(init_caps != nullptr, init_caps ? init_caps->bounding : std::vector<std::string>{});
+  facts.this_exec_may_reach = caps_reach_host_binary(proc.capabilities.has_value(),
+                                                     proc.capabilities ? proc.capabilities->bounding : std::vector<std::string>{});
+  if (seccomp && !plan.no_new_privs) {
+    // Loaded before the uid switch (without no_new_privs it needs CAP_SYS_ADMIN), the filter
+    // also judges the trampoline's own calls: the child's execveat of it and its fcntl. Ask the
+    // filter (seccomp_eval.h); fd numbers and pointers vary, so try several of each.
+    const std::vector<std::uint64_t> fds = {3, 255}, ptrs = {0x1000, 0x7ffffffff000};
+    bool ok = seccomp_allows(seccomp->filter, SYS_execveat, {fds, ptrs, ptrs, ptrs, {AT_EMPTY_PATH}}) &&
+              seccomp_allows(seccomp->filter, SYS_fcntl, {fds, {F_SETFD}, {FD_CLOEXEC}});
+    facts.early_filter_refuses_trampoline = !ok;
+  }
+  facts.paused = status == Status::Paused;
+  if (auto d = sys::read_file("/proc/sys/fs/suid_dumpable"); !d || std::atoi(d->c_str()) != 0) facts.suid_dumpable = true;
+  facts.earlier_exec_may_reach = has_exec_caps(root, id);
+  if (facts.this_exec_may_reach && !facts.own_userns && !facts.earlier_exec_may_reach) {
+    // Record it before the process exists, under the exclusive lock: that waits out every exec
+    // that checked the mark earlier and is still in its trampoline window.
+    VSRV_TRY(lock_upgrade(lk));
+    VSRV_TRY(mark_exec_caps(root, id));
+    facts.earlier_exec_may_reach = true;
+  }
+  ExecGuard guard = choose_exec_guard(facts);
+  if (guard == ExecGuard::Trampoline) {
+    auto t = trampoline_memfd();
+    if (t) {
+      trampoline = std::move(*t);
+    } else {  // vm.memfd_noexec=2, say: the re-exec still protects
+      log::debug("exec '" + id + "': " + t.error().message());
+      guard = ExecGuard::Reexec;
+    }
+  }
+  log::debug("exec '" + id + "': guard " + exec_guard_name(guard));
+  return guard;
+}
+
+Result<void> arm_trampoline(ChildPlan& plan, const sys::unique_fd& trampoline,
+                            const std::optional<SeccompProgram>& seccomp, sys::unique_fd& filter_memfd) {
+  plan.trampoline_fd = trampoline.get();
+  if (seccomp && plan.no_new_privs) {
+    // A late filter: the trampoline loads it after its own execve (with no_new_privs, no
+    // capability is needed). An early one stays with the child (and allows the trampoline:
+    // choose_guard).
+    int mfd = ::memfd_create("vsrv-seccomp", MFD_CLOEXEC);
+    if (mfd < 0) return errno_error("exec: memfd_create");
+    filter_memfd.reset(mfd);
+    VSRV_TRY(sys::write_all(filter_memfd, std::string_view(reinterpret_cast<const char*>(seccomp->filter.data()),
+                                                           seccomp->filter.size() * sizeof(sock_filter))));
+    plan.seccomp_memfd = filter_memfd.get();
+    plan.seccomp_filter = nullptr;  // not loaded by the child
+  }
+  plan.trampoline_nums[0] = std::to_string(plan.seccomp_memfd);
+  plan.trampoline_nums[1] = std::to_string(plan.seccomp_memfd >= 0 ? seccomp->filter.size() : 0);
+  plan.trampoline_nums[2] = std::to_string(plan.seccomp_memfd >= 0 ? seccomp->flags : 0);
+  static char name[] = "vsrv-exec";
+  plan.trampoline_argv.assign(VSRV_TR_ARGV, nullptr);
+  plan.trampoline_argv[VSRV_TR_NAME] = name;
+  plan.trampoline_argv[VSRV_TR_FILTER_FD] = plan.trampoline_nums[0].data();
+  plan.trampoline_argv[VSRV_TR_FILTER_LEN] = plan.trampoline_nums[1].data();
+  plan.trampoline_argv[VSRV_TR_FILTER_FLAGS] = plan.trampoline_nums[2].data();
+  plan.trampoline_argv.insert(plan.trampoline_argv.end(), plan.argv.begin(), plan.argv.end());  // with its null
+  return {};
+}
+
 
 }  // namespace vsrv::runtime

@@ -3,9 +3,14 @@
 // start of vsrv. The argument, its conditions and the lock protocol: docs/security.md,
 // "exec without a re-exec".
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "config/oci_spec.h"
+#include "runtime/plan.h"
+#include "runtime/seccomp_build.h"
+#include "runtime/state.h"
 #include "runtime/sys/error.h"
 #include "runtime/sys/fd.h"
 
@@ -48,5 +53,20 @@ bool caps_reach_host_binary(bool present, const std::vector<std::string>& boundi
 // Fails where it is not built in or memfds may not be executed (vm.memfd_noexec).
 Result<sys::unique_fd> trampoline_memfd();
 bool trampoline_built() noexcept;
+
+// The facts above for one `exec` (its process, the container's stored config, the plan, the
+// compiled filter, the status), and the choice. Makes <state dir>/exec-caps (under the exclusive
+// lock `lk` is upgraded to, before the process exists) when this exec grants a capability that
+// reaches the host binary. On Trampoline, `trampoline` holds the sealed memfd. Logs the choice
+// at debug level ("exec 'ID': guard trampoline").
+Result<ExecGuard> choose_guard(const std::string& root, const std::string& id, const oci::Spec& spec,
+                               const oci::Process& proc, const ChildPlan& plan,
+                               const std::optional<SeccompProgram>& seccomp, Status status, const Lock& lk,
+                               sys::unique_fd& trampoline);
+
+// Points the child's last execve at the trampoline: its argv (the child fills in its channel fd
+// and the executable), and a late filter handed over in `filter_memfd` for the trampoline to load.
+Result<void> arm_trampoline(ChildPlan& plan, const sys::unique_fd& trampoline,
+                            const std::optional<SeccompProgram>& seccomp, sys::unique_fd& filter_memfd);
 
 }  // namespace vsrv::runtime

@@ -1,18 +1,18 @@
 // runtime/exec_run.cpp: `exec` (a new process in a running container) and the foreground side of
 // `run` (wait, forward signals, tear down).
-// exec joins the init's namespaces: pid by vsrv itself before clone3 (it applies to children),
-// the rest by the child, user namespace first. Security: vsrv makes itself non-dumpable before
-// cloning, and the child inherits that until execve, so processes already inside the container
-// cannot open /proc/<pid>/exe (the host vsrv binary) or /proc/<pid>/fd of the joining process:
-// the CVE-2019-5736 class of binary-overwrite attacks.
+// exec joins the init's namespaces through a pidfd: pid (and time) by vsrv itself before clone3
+// (they apply to children), the rest by the child in one setns. Security: vsrv makes itself
+// non-dumpable before cloning, and the child inherits that until execve, so processes already
+// inside the container cannot open /proc/<pid>/exe (the host vsrv binary) or /proc/<pid>/fd of
+// the joining process; the last execve goes through the sealed trampoline, or vsrv re-executes
+// from a read-only copy first (choose_guard; runtime/exec_guard.h): the CVE-2019-5736 class of
+// binary-overwrite attacks.
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,12 +25,10 @@
 #include "runtime/caps.h"
 #include "runtime/cgroup/manager.h"
 #include "runtime/container.h"
-#include "runtime/child/trampoline_abi.h"
 #include "runtime/exec_guard.h"
 #include "runtime/sys/cloned_binary.h"
 #include "runtime/launcher.h"
 #include "runtime/seccomp_build.h"
-#include "runtime/seccomp_eval.h"
 #include "runtime/sys/log.h"
 #include "runtime/sys/rootfs.h"
 #include "runtime/sys/syscalls.h"
@@ -268,79 +266,18 @@ Result<int> exec(const ExecOptions& o) {
     plan.seccomp_notify = false;
   }
   // How the host binary stays out of the container's reach (CVE-2019-5736 class): exec_guard.h.
-  ExecGuardFacts facts;
-  facts.disabled = ::getenv("VSRV_NO_CLONED_BINARY") != nullptr;
-  facts.already_protected = sys::running_from_sealed_copy();
-  facts.trampoline_built = trampoline_built();
-  facts.own_userns = std::any_of(plan.joins.begin(), plan.joins.end(), [](const NsJoin& j) { return (j.nstype & CLONE_NEWUSER) != 0; });
-  const auto* init_caps = spec->process && spec->process->capabilities ? &*spec->process->capabilities : nullptr;
-  facts.init_may_reach = caps_reach_host_binary(init_caps != nullptr, init_caps ? init_caps->bounding : std::vector<std::string>{});
-  facts.this_exec_may_reach = caps_reach_host_binary(proc.capabilities.has_value(),
-                                                     proc.capabilities ? proc.capabilities->bounding : std::vector<std::string>{});
-  if (seccomp && !plan.no_new_privs) {
-    // Loaded before the uid switch (without no_new_privs it needs CAP_SYS_ADMIN), the filter
-    // also judges the trampoline's own calls: the child's execveat of it and its fcntl. Ask the
-    // filter (seccomp_eval.h); fd numbers and pointers vary, so try several of each.
-    const std::vector<std::uint64_t> fds = {3, 255}, ptrs = {0x1000, 0x7ffffffff000};
-    bool ok = seccomp_allows(seccomp->filter, SYS_execveat, {fds, ptrs, ptrs, ptrs, {AT_EMPTY_PATH}}) &&
-              seccomp_allows(seccomp->filter, SYS_fcntl, {fds, {F_SETFD}, {FD_CLOEXEC}});
-    facts.early_filter_refuses_trampoline = !ok;
-  }
-  facts.paused = st->status == Status::Paused;
-  if (auto d = sys::read_file("/proc/sys/fs/suid_dumpable"); !d || std::atoi(d->c_str()) != 0) facts.suid_dumpable = true;
-  facts.earlier_exec_may_reach = has_exec_caps(o.root, o.id);
-  if (facts.this_exec_may_reach && !facts.own_userns && !facts.earlier_exec_may_reach) {
-    // Record it before the process exists, under the exclusive lock: that waits out every exec
-    // that checked the mark earlier and is still in its trampoline window.
-    VSRV_TRY(lock_upgrade(*lk));
-    VSRV_TRY(mark_exec_caps(o.root, o.id));
-    facts.earlier_exec_may_reach = true;
-  }
-  ExecGuard guard = choose_exec_guard(facts);
   sys::unique_fd trampoline, filter_memfd;
-  if (guard == ExecGuard::Trampoline) {
-    auto t = trampoline_memfd();
-    if (t) {
-      trampoline = std::move(*t);
-    } else {  // vm.memfd_noexec=2, say: the re-exec still protects
-      log::debug("exec '" + o.id + "': " + t.error().message());
-      guard = ExecGuard::Reexec;
-    }
-  }
-  log::debug("exec '" + o.id + "': guard " + exec_guard_name(guard));
-  if (guard == ExecGuard::Reexec) {
+  auto guard = choose_guard(o.root, o.id, *spec, proc, plan, seccomp, st->status, *lk, trampoline);
+  if (!guard) return forward(std::move(guard.error()));
+  if (*guard == ExecGuard::Reexec) {
     *lk = Lock{};  // the re-executed vsrv takes its own
     sys::reexec_protected();  // returns only if it could not (then carry on unprotected, as create)
     log::warn("exec '" + o.id + "': could not re-execute from a read-only copy of vsrv");
   }
   // Only the trampoline window needs the lock; the other guards never leave the host binary in
   // the container.
-  if (guard != ExecGuard::Trampoline) *lk = Lock{};
-  if (guard == ExecGuard::Trampoline) {
-    plan.trampoline_fd = trampoline.get();
-    if (seccomp && plan.no_new_privs) {
-      // A late filter: the trampoline loads it after its own execve (with no_new_privs, no
-      // capability is needed). An early one stays with the child (and allows the trampoline:
-      // early_filter_refuses_trampoline above).
-      int mfd = ::memfd_create("vsrv-seccomp", MFD_CLOEXEC);
-      if (mfd < 0) return errno_error("exec: memfd_create");
-      filter_memfd.reset(mfd);
-      VSRV_TRY(sys::write_all(filter_memfd, std::string_view(reinterpret_cast<const char*>(seccomp->filter.data()),
-                                                             seccomp->filter.size() * sizeof(sock_filter))));
-      plan.seccomp_memfd = filter_memfd.get();
-      plan.seccomp_filter = nullptr;  // not loaded by the child
-    }
-    plan.trampoline_nums[0] = std::to_string(plan.seccomp_memfd);
-    plan.trampoline_nums[1] = std::to_string(plan.seccomp_memfd >= 0 ? seccomp->filter.size() : 0);
-    plan.trampoline_nums[2] = std::to_string(plan.seccomp_memfd >= 0 ? seccomp->flags : 0);
-    static char name[] = "vsrv-exec";
-    plan.trampoline_argv.assign(VSRV_TR_ARGV, nullptr);
-    plan.trampoline_argv[VSRV_TR_NAME] = name;
-    plan.trampoline_argv[VSRV_TR_FILTER_FD] = plan.trampoline_nums[0].data();
-    plan.trampoline_argv[VSRV_TR_FILTER_LEN] = plan.trampoline_nums[1].data();
-    plan.trampoline_argv[VSRV_TR_FILTER_FLAGS] = plan.trampoline_nums[2].data();
-    plan.trampoline_argv.insert(plan.trampoline_argv.end(), plan.argv.begin(), plan.argv.end());  // with its null
-  }
+  if (*guard != ExecGuard::Trampoline) *lk = Lock{};
+  if (*guard == ExecGuard::Trampoline) VSRV_TRY(arm_trampoline(plan, trampoline, seccomp, filter_memfd));
   std::optional<cgroup::Manager> cg;
   std::vector<cgroup::Manager::TaskFile> tasks;
   if (!st->cgroup.empty()) {
