@@ -74,24 +74,13 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
   return out;
 }
 
-// Verbs whose child execve()s inside a container: these run from a sealed copy of vsrv.
-bool execs_into_container(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a == "create" || a == "run") return true;   // exec decides for itself (exec_guard.h)
-    if (a == "exec") return false;
-    if (a == "--" || (!a.empty() && a[0] != '-' && i > 1 && argv[i - 1][0] != '-')) break;
-  }
-  return false;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace vsrv;
-  sys::remember_argv(argv);  // exec re-executes later, only if it must (runtime/exec_guard.h)
-  if (execs_into_container(argc, argv) && !::getenv("VSRV_NO_CLONED_BINARY") && !sys::running_from_sealed_copy())
-    sys::reexec_protected();  // returns only if it could not (then carry on unprotected)
+  // create, run and exec re-execute later, only if they must, once they have read the config
+  // (runtime/exec_guard.h).
+  sys::remember_argv(argv);
   // Writes to a closed pipe (hook stdin, console socket) must fail with EPIPE, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
   cli::Globals g;

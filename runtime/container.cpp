@@ -20,10 +20,12 @@
 #include "runtime/cgroup/manager.h"
 #include "runtime/cgroup/resources.h"
 #include "runtime/control.h"
+#include "runtime/exec_guard.h"
 #include "runtime/hooks.h"
 #include "runtime/launcher.h"
 #include "runtime/network_glue.h"
 #include "runtime/seccomp_build.h"
+#include "runtime/sys/cloned_binary.h"
 #include "runtime/sys/log.h"
 #include "runtime/sys/syscalls.h"
 #include "runtime/terminal.h"
@@ -142,6 +144,15 @@ Result<Created> create(const CreateOptions& o) {
     if (!prog) return forward(std::move(prog.error()));
     seccomp = std::move(*prog);
   }
+  // The init's guard against the CVE-2019-5736 class (runtime/exec_guard.h), decided before
+  // anything is made: the re-exec starts vsrv over.
+  sys::unique_fd trampoline, filter_memfd;
+  auto guard = choose_guard_for_init(o.id, *spec, seccomp, trampoline);
+  if (!guard) return forward(std::move(guard.error()));
+  if (*guard == ExecGuard::Reexec) {
+    sys::reexec_protected();  // returns only if it could not (then carry on unprotected)
+    log::debug("create '" + o.id + "': could not re-execute from a read-only copy of vsrv");
+  }
   NetworkGlue net;
   VSRV_TRY(net.prepare(o.network, *spec, o.id, o.root));
 
@@ -218,6 +229,7 @@ Result<Created> create(const CreateOptions& o) {
     plan->seccomp_flags = seccomp->flags;
     plan->seccomp_notify = seccomp->uses_notify;
   }
+  if (*guard == ExecGuard::Trampoline) VSRV_TRY(arm_trampoline(*plan, trampoline, seccomp, filter_memfd));
   struct CloseOwned {
     std::vector<int>& fds;
     ~CloseOwned() {

@@ -2,6 +2,7 @@
 // it (exec_guard.h).
 #include "runtime/exec_guard.h"
 
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include <fcntl.h>
@@ -44,6 +45,13 @@ ExecGuard choose_exec_guard(const ExecGuardFacts& f) noexcept {
   return ExecGuard::Trampoline;
 }
 
+ExecGuard choose_init_guard(const InitGuardFacts& f) noexcept {
+  if (f.already_protected || f.disabled) return ExecGuard::Direct;
+  if (!f.trampoline_built || !f.new_pid_ns || f.early_filter_refuses_trampoline || f.suid_dumpable)
+    return ExecGuard::Reexec;
+  return ExecGuard::Trampoline;
+}
+
 bool caps_reach_host_binary(bool present, const std::vector<std::string>& bounding) noexcept {
   if (!present) return true;
   for (const char* c : {"CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "CAP_CHECKPOINT_RESTORE"})
@@ -77,6 +85,33 @@ Result<sys::unique_fd> trampoline_memfd() {
   return m;
 }
 
+namespace {
+
+// A filter loaded before the uid switch (without no_new_privs it needs CAP_SYS_ADMIN) also judges
+// the trampoline's own calls: the child's execveat of it and its fcntl; for an init also its
+// ChildReady (sendto) and the exec.fifo wait (openat, write, close). Ask the filter
+// (seccomp_eval.h); fd numbers and pointers vary, so try several of each.
+bool filter_lets_trampoline_through(const SeccompProgram& s, bool init) {
+  const std::vector<std::uint64_t> fds = {3, 255}, ptrs = {0x1000, 0x7ffffffff000};
+  bool ok = seccomp_allows(s.filter, SYS_execveat, {fds, ptrs, ptrs, ptrs, {AT_EMPTY_PATH}}) &&
+            seccomp_allows(s.filter, SYS_fcntl, {fds, {F_SETFD}, {FD_CLOEXEC}});
+  if (ok && init) {
+    const std::uint64_t at_fdcwd = static_cast<std::uint32_t>(AT_FDCWD);
+    ok = seccomp_allows(s.filter, SYS_sendto, {fds, ptrs, {256}, {MSG_NOSIGNAL}}) &&
+         seccomp_allows(s.filter, SYS_openat, {{at_fdcwd, static_cast<std::uint64_t>(AT_FDCWD)}, ptrs,
+                                               {O_WRONLY | O_CLOEXEC}}) &&
+         seccomp_allows(s.filter, SYS_write, {fds, ptrs, {1}}) && seccomp_allows(s.filter, SYS_close, {fds});
+  }
+  return ok;
+}
+
+bool suid_dumpable() {
+  auto d = sys::read_file("/proc/sys/fs/suid_dumpable");
+  return !d || std::atoi(d->c_str()) != 0;
+}
+
+}  // namespace
+
 Result<ExecGuard> choose_guard(const std::string& root, const std::string& id, const oci::Spec& spec,
                                const oci::Process& proc, const ChildPlan& plan,
                                const std::optional<SeccompProgram>& seccomp, Status status, const Lock& lk,
@@ -91,17 +126,9 @@ Result<ExecGuard> choose_guard(const std::string& root, const std::string& id, c
   facts.init_may_reach = caps_reach_host_binary(init_caps != nullptr, init_caps ? init_caps->bounding : std::vector<std::string>{});
   facts.this_exec_may_reach = caps_reach_host_binary(proc.capabilities.has_value(),
                                                      proc.capabilities ? proc.capabilities->bounding : std::vector<std::string>{});
-  if (seccomp && !plan.no_new_privs) {
-    // Loaded before the uid switch (without no_new_privs it needs CAP_SYS_ADMIN), the filter
-    // also judges the trampoline's own calls: the child's execveat of it and its fcntl. Ask the
-    // filter (seccomp_eval.h); fd numbers and pointers vary, so try several of each.
-    const std::vector<std::uint64_t> fds = {3, 255}, ptrs = {0x1000, 0x7ffffffff000};
-    bool ok = seccomp_allows(seccomp->filter, SYS_execveat, {fds, ptrs, ptrs, ptrs, {AT_EMPTY_PATH}}) &&
-              seccomp_allows(seccomp->filter, SYS_fcntl, {fds, {F_SETFD}, {FD_CLOEXEC}});
-    facts.early_filter_refuses_trampoline = !ok;
-  }
+  if (seccomp && !plan.no_new_privs) facts.early_filter_refuses_trampoline = !filter_lets_trampoline_through(*seccomp, false);
   facts.paused = status == Status::Paused;
-  if (auto d = sys::read_file("/proc/sys/fs/suid_dumpable"); !d || std::atoi(d->c_str()) != 0) facts.suid_dumpable = true;
+  facts.suid_dumpable = suid_dumpable();
   facts.earlier_exec_may_reach = has_exec_caps(root, id);
   if (facts.this_exec_may_reach && !facts.own_userns && !facts.earlier_exec_may_reach) {
     // Record it before the process exists, under the exclusive lock: that waits out every exec
@@ -124,10 +151,37 @@ Result<ExecGuard> choose_guard(const std::string& root, const std::string& id, c
   return guard;
 }
 
+Result<ExecGuard> choose_guard_for_init(const std::string& id, const oci::Spec& spec,
+                                        const std::optional<SeccompProgram>& seccomp, sys::unique_fd& trampoline) {
+  InitGuardFacts facts;
+  facts.disabled = ::getenv("VSRV_NO_CLONED_BINARY") != nullptr;
+  facts.already_protected = sys::running_from_sealed_copy();
+  facts.trampoline_built = trampoline_built();
+  if (spec.linux)
+    for (const auto& ns : spec.linux->namespaces)
+      if (ns.type == "pid" && ns.path.empty()) facts.new_pid_ns = true;
+  const bool no_new_privs = spec.process && spec.process->no_new_privileges;
+  if (seccomp && (!no_new_privs || seccomp->uses_notify))  // loaded early (child_main.cpp)
+    facts.early_filter_refuses_trampoline = !filter_lets_trampoline_through(*seccomp, true);
+  facts.suid_dumpable = suid_dumpable();
+  ExecGuard guard = choose_init_guard(facts);
+  if (guard == ExecGuard::Trampoline) {
+    auto t = trampoline_memfd();
+    if (t) {
+      trampoline = std::move(*t);
+    } else {
+      log::debug("create '" + id + "': " + t.error().message());
+      guard = ExecGuard::Reexec;
+    }
+  }
+  log::debug("create '" + id + "': guard " + exec_guard_name(guard));
+  return guard;
+}
+
 Result<void> arm_trampoline(ChildPlan& plan, const sys::unique_fd& trampoline,
                             const std::optional<SeccompProgram>& seccomp, sys::unique_fd& filter_memfd) {
   plan.trampoline_fd = trampoline.get();
-  if (seccomp && plan.no_new_privs) {
+  if (seccomp && plan.no_new_privs && !plan.seccomp_notify) {
     // A late filter: the trampoline loads it after its own execve (with no_new_privs, no
     // capability is needed). An early one stays with the child (and allows the trampoline:
     // choose_guard).
@@ -148,6 +202,8 @@ Result<void> arm_trampoline(ChildPlan& plan, const sys::unique_fd& trampoline,
   plan.trampoline_argv[VSRV_TR_FILTER_FD] = plan.trampoline_nums[0].data();
   plan.trampoline_argv[VSRV_TR_FILTER_LEN] = plan.trampoline_nums[1].data();
   plan.trampoline_argv[VSRV_TR_FILTER_FLAGS] = plan.trampoline_nums[2].data();
+  plan.trampoline_nums[3] = std::to_string(plan.is_exec ? -1 : plan.exec_fifo_fd);
+  plan.trampoline_argv[VSRV_TR_FIFO_FD] = plan.trampoline_nums[3].data();
   plan.trampoline_argv.insert(plan.trampoline_argv.end(), plan.argv.begin(), plan.argv.end());  // with its null
   return {};
 }

@@ -39,6 +39,20 @@ struct ExecGuardFacts {
                         // lock held through the trampoline window would keep `resume` out
 };
 
+// A container's init (create, run): no container process exists while it is still vsrv (a new
+// pid namespace, and `exec` refuses a container still "creating"; the trampoline says ChildReady
+// itself, so "created" is recorded only once the init is the trampoline). What remains is the
+// filter and the dumpable question, as for exec.
+struct InitGuardFacts {
+  bool already_protected = false;
+  bool disabled = false;
+  bool trampoline_built = false;
+  bool new_pid_ns = false;  // linux.namespaces has "pid" without a path
+  bool early_filter_refuses_trampoline = false;  // also judging its fifo wait and ChildReady
+  bool suid_dumpable = false;
+};
+ExecGuard choose_init_guard(const InitGuardFacts& f) noexcept;
+
 // Pure: which guard the facts allow (unit-tested). The trampoline needs that no process in the
 // container can open /proc/<child>/exe of vsrv's child while it is still the host binary.
 ExecGuard choose_exec_guard(const ExecGuardFacts& f) noexcept;
@@ -64,8 +78,13 @@ Result<ExecGuard> choose_guard(const std::string& root, const std::string& id, c
                                const std::optional<SeccompProgram>& seccomp, Status status, const Lock& lk,
                                sys::unique_fd& trampoline);
 
+// The same for a container's init (`create`, `run`), from its stored config and compiled filter.
+Result<ExecGuard> choose_guard_for_init(const std::string& id, const oci::Spec& spec,
+                                        const std::optional<SeccompProgram>& seccomp, sys::unique_fd& trampoline);
+
 // Points the child's last execve at the trampoline: its argv (the child fills in its channel fd
-// and the executable), and a late filter handed over in `filter_memfd` for the trampoline to load.
+// and the executable; an init's exec.fifo fd goes in too), and a late filter handed over in
+// `filter_memfd` for the trampoline to load.
 Result<void> arm_trampoline(ChildPlan& plan, const sys::unique_fd& trampoline,
                             const std::optional<SeccompProgram>& seccomp, sys::unique_fd& filter_memfd);
 

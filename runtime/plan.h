@@ -140,7 +140,7 @@ struct ChildPlan {
   int seccomp_memfd = -1;
   mutable std::vector<char*> trampoline_argv;  // sized by the parent; null-terminated
   mutable char trampoline_chan[24] = {};
-  std::string trampoline_nums[3];              // filter fd, length, flags (decimal)
+  std::string trampoline_nums[4];              // filter fd, length, flags, exec.fifo fd (decimal)
 
   // --- process ---
   bool terminal = false;

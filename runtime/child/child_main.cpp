@@ -99,11 +99,13 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
 
 // The last execve, through the sealed trampoline (runtime/exec_guard.h): /proc/self/exe is the
 // trampoline, never the host's vsrv, when the kernel resolves the target (a "#!/proc/self/exe"
-// script, say). The channel and the filter memfd must survive into it (close_range marked them
-// close-on-exec); the trampoline marks the channel close-on-exec again before the target.
+// script, say). The channel, the filter memfd and an init's exec.fifo fd must survive into it
+// (close_range marked them close-on-exec); the trampoline marks the channel close-on-exec again
+// before the target.
 [[noreturn]] void exec_through_trampoline(const ChildPlan& p, Channel& ch, char* exe) noexcept {
   int chan = ch.get();
-  if (::fcntl(chan, F_SETFD, 0) < 0 || (p.seccomp_memfd >= 0 && ::fcntl(p.seccomp_memfd, F_SETFD, 0) < 0)) {
+  if (::fcntl(chan, F_SETFD, 0) < 0 || (p.seccomp_memfd >= 0 && ::fcntl(p.seccomp_memfd, F_SETFD, 0) < 0) ||
+      (!p.is_exec && p.exec_fifo_fd >= 0 && ::fcntl(p.exec_fifo_fd, F_SETFD, 0) < 0)) {
     ch.send_error(Step::Exec, errno, "exec trampoline: fcntl");
     _exit(kSetupFailed);
   }
@@ -228,12 +230,10 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
   }
   // From here the parent (`create`, `exec --detach`) may exit: stop dying with it.
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-  if (!p.is_exec) {
-    must(Step::Ready, ch.send(Msg::ChildReady));
-    must(Step::Fifo, wait_exec_fifo(p));
-  } else {
-    must(Step::Ready, ch.send(Msg::ChildReady));
-  }
+  if (p.is_exec || p.trampoline_fd < 0) must(Step::Ready, ch.send(Msg::ChildReady));
+  // An init going through the trampoline says ChildReady and waits on exec.fifo from there:
+  // so it is never the host binary while its state says "created" (runtime/exec_guard.h).
+  if (!p.is_exec && p.trampoline_fd < 0) must(Step::Fifo, wait_exec_fifo(p));
   if (p.trampoline_fd >= 0) exec_through_trampoline(p, ch, exe);  // [[noreturn]]
   if (!early_seccomp) must(Step::Seccomp, load_filter(p, ch));  // last: the filter need not allow setup
   ::execve(exe, p.argv.data(), p.envp.data());

@@ -1,7 +1,8 @@
 /* runtime/child/exec_trampoline.c: the exec trampoline, a freestanding x86-64 program (no libc,
- * a few hundred bytes) that `vsrv exec`'s child runs from a sealed memfd just before the
- * container's program. It owns exactly this: load the seccomp filter it is given, mark the
- * handshake socket close-on-exec, execve() the target, and report a failure of either.
+ * a few hundred bytes) that vsrv's child (of `exec`, and a container's init) runs from a sealed
+ * memfd just before the container's program. It owns exactly this: mark the handshake socket
+ * close-on-exec; for an init, say ChildReady and wait on exec.fifo until `start`; load the
+ * seccomp filter it is given; execve() the target; report a failure of any of these.
  *
  * Why (security, the CVE-2019-5736 class): at the final execve a target such as a script with
  * "#!/proc/self/exe" makes the kernel execute whatever /proc/self/exe is. Were that vsrv's host
@@ -65,10 +66,20 @@ static long num(const char* s) {
   return sign * v;
 }
 
+static void send_msg(long chan, struct vsrv_tr_wire_msg* m) {
+  /* MSG_NOSIGNAL: with the parent gone, fail with EPIPE rather than die of SIGPIPE (which the
+   * container's process gets at its default). */
+  if (chan >= 0) sc6(__NR_sendto, chan, (long)m, sizeof *m, 0x4000 /* MSG_NOSIGNAL */, 0, 0);
+}
+
+static void zero(struct vsrv_tr_wire_msg* m) {
+  char* p = (char*)m;
+  for (unsigned i = 0; i < sizeof *m; i++) p[i] = 0;
+}
+
 static void report(long chan, unsigned step, long err, const char* what, const char* arg) {
   struct vsrv_tr_wire_msg m;
-  char* p = (char*)&m;
-  for (unsigned i = 0; i < sizeof m; i++) p[i] = 0;
+  zero(&m);
   m.type = VSRV_TR_MSG_ERROR;
   m.errnum = (int)-err;
   m.step = step;
@@ -79,9 +90,40 @@ static void report(long chan, unsigned step, long err, const char* what, const c
     for (; *arg && n < sizeof m.text - 2; arg++) m.text[n++] = *arg;
     m.text[n++] = '\'';
   }
-  /* MSG_NOSIGNAL: with the parent gone, fail with EPIPE rather than die of SIGPIPE (which the
-   * container's process gets at its default). */
-  if (chan >= 0) sc6(__NR_sendto, chan, (long)&m, sizeof m, 0x4000 /* MSG_NOSIGNAL */, 0, 0);
+  send_msg(chan, &m);
+}
+
+/* A container's init: tell the parent we are here (so `create` records "created" only once the
+ * init is this sealed program, never while it is still vsrv), then block until `start` opens
+ * exec.fifo for reading, as the child would have (runtime/child/child_main.cpp, wait_exec_fifo). */
+static void wait_fifo(long chan, long fifo) {
+  struct vsrv_tr_wire_msg m;
+  zero(&m);
+  m.type = VSRV_TR_MSG_CHILD_READY;
+  if (sc6(__NR_sendto, chan, (long)&m, sizeof m, 0x4000 /* MSG_NOSIGNAL */, 0, 0) != (long)sizeof m)
+    die(VSRV_TR_SETUP_FAILED); /* the parent, waiting for it, sees EOF instead */
+  char path[32] = "/proc/self/fd/";
+  int n = 14, k = 0;
+  char d[12];
+  long v = fifo;
+  do {
+    d[k++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (k) path[n++] = d[--k];
+  path[n] = 0;
+  long fd = sc4(__NR_openat, -100 /* AT_FDCWD */, (long)path, 01 | 02000000 /* O_WRONLY|O_CLOEXEC */, 0);
+  if (fd < 0) {
+    report(chan, VSRV_TR_STEP_FIFO, fd, "open exec.fifo (is /proc mounted?)", 0);
+    die(VSRV_TR_SETUP_FAILED);
+  }
+  long r = sc3(__NR_write, fd, (long)"0", 1);
+  if (r != 1) {
+    report(chan, VSRV_TR_STEP_FIFO, r < 0 ? r : -5, "write exec.fifo", 0);
+    die(VSRV_TR_SETUP_FAILED);
+  }
+  sc3(__NR_close, fd, 0, 0);
+  sc3(__NR_close, fifo, 0, 0);
 }
 
 __attribute__((used)) void trampoline_main(long* sp) {
@@ -93,13 +135,15 @@ __attribute__((used)) void trampoline_main(long* sp) {
   long ffd = num(argv[VSRV_TR_FILTER_FD]);
   long len = num(argv[VSRV_TR_FILTER_LEN]);
   long flags = num(argv[VSRV_TR_FILTER_FLAGS]);
-  if (chan < 0 || ffd < -1 || len < 0 || len > MAX_INSNS || flags < 0) die(VSRV_TR_SETUP_FAILED);
+  long fifo = num(argv[VSRV_TR_FIFO_FD]);
+  if (chan < 0 || ffd < -1 || len < 0 || len > MAX_INSNS || flags < 0 || fifo < -1) die(VSRV_TR_SETUP_FAILED);
   /* The socket must not reach the target: its EOF is how the parent learns the execve worked. */
   long r = sc3(__NR_fcntl, chan, F_SETFD_, FD_CLOEXEC_);
   if (r < 0) {
     report(chan, VSRV_TR_STEP_START, r, "trampoline: fcntl(FD_CLOEXEC) on the channel", 0);
     die(VSRV_TR_SETUP_FAILED);
   }
+  if (fifo >= 0) wait_fifo(chan, fifo);  /* before the filter, which need not allow it */
   if (ffd >= 0) {
     long want = len * (long)sizeof(struct sock_filter), got = 0;
     while (got < want) {

@@ -12,11 +12,12 @@
 #define VSRV_TR_FILTER_FD 2   /* a memfd holding sock_filter[len], or -1 for no filter */
 #define VSRV_TR_FILTER_LEN 3  /* instructions in it */
 #define VSRV_TR_FILTER_FLAGS 4 /* seccomp(SECCOMP_SET_MODE_FILTER) flags */
-#define VSRV_TR_EXE 5         /* the executable, as the child resolved it */
-#define VSRV_TR_ARGV 6
+#define VSRV_TR_FIFO_FD 5     /* a container's init: O_PATH fd of exec.fifo to wait on, or -1 */
+#define VSRV_TR_EXE 6         /* the executable, as the child resolved it */
+#define VSRV_TR_ARGV 7
 #define VSRV_TR_NUM_SIZE 24   /* room for one number slot, filled in by the child */
 
-/* The Error message of runtime/sync.h (WireMsg), as plain C. sync.cpp checks the layout and
+/* The Error and ChildReady messages of runtime/sync.h (WireMsg), as plain C. sync.cpp checks the layout and
  * values match (static_assert). */
 struct vsrv_tr_wire_msg {
   unsigned int type;   /* Msg::Error */
@@ -25,8 +26,10 @@ struct vsrv_tr_wire_msg {
   long long value;
   char text[232];
 };
+#define VSRV_TR_MSG_CHILD_READY 7
 #define VSRV_TR_MSG_ERROR 9
 #define VSRV_TR_STEP_SECCOMP 15
+#define VSRV_TR_STEP_FIFO 19
 #define VSRV_TR_STEP_EXEC 20
 #define VSRV_TR_STEP_START 0
 

@@ -364,6 +364,57 @@ def test_exec_child_exe_cannot_be_grabbed_from_container(bundle, tmp_path, caps)
     assert sha256(rt) == digest
 
 
+def _guards_in(log):
+    return [l.split("guard ", 1)[1].strip() for l in log.read_text().splitlines() if "guard " in l]
+
+
+def test_created_init_is_the_sealed_trampoline(bundle, tmp_path):
+    # A new pid namespace: no container process can see the init while it is vsrv, and from
+    # ChildReady on (state "created") it is the trampoline in its sealed memfd, waiting on
+    # exec.fifo; `start` lets it exec the container's program (runtime/exec_guard.h).
+    b = bundle(probe_args("sleep", 60))
+    log = tmp_path / "create.log"
+    r = vsrv("--debug", "--log", str(log), "create", "--bundle", str(b.path), b.id, root=b.root)
+    assert r.rc == 0, r
+    guards = _guards_in(log)
+    if guards == ["direct"]:
+        pytest.skip("vsrv runs from a read-only mount or sealed copy here: no guard needed")
+    assert guards == ["trampoline"], guards
+    pid = b.state()["pid"]
+    exe = os.readlink(f"/proc/{pid}/exe")
+    assert exe.startswith("/memfd:vsrv-exec"), exe
+    fd = os.open(f"/proc/{pid}/exe", os.O_RDONLY)
+    try:
+        with pytest.raises(OSError):  # sealed against writes
+            os.write(os.open(f"/proc/self/fd/{fd}", os.O_WRONLY), b"x")
+    finally:
+        os.close(fd)
+    b.start()
+    wait_for(lambda: os.readlink(f"/proc/{pid}/exe") == "/probe" or
+             os.readlink(f"/proc/{pid}/exe").endswith("/probe"), 10, what="the init to exec the probe")
+    b.cmd("delete", "--force", b.id)
+
+
+def test_init_sharing_a_pid_namespace_reexecs(bundle, tmp_path):
+    # Joined by path, the pid namespace may hold another container's processes, which could see
+    # the init while it is still vsrv: vsrv re-executes itself first, as before.
+    a = bundle(probe_args("sleep", 60))
+    a.run_detached()
+    pid = a.state()["pid"]
+    b = bundle(probe_args("sleep", 60))
+    b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "pid"] + \
+        [{"type": "pid", "path": f"/proc/{pid}/ns/pid"}]
+    b.save()
+    log = tmp_path / "create.log"
+    r = vsrv("--debug", "--log", str(log), "run", "--detach", "--bundle", str(b.path), b.id, root=b.root)
+    assert r.rc == 0, r
+    guards = _guards_in(log)
+    if guards == ["direct"]:
+        pytest.skip("vsrv runs from a read-only mount or sealed copy here: no guard needed")
+    assert guards == ["re-exec", "direct"], guards
+    b.cmd("delete", "--force", b.id)
+
+
 def test_exec_process_exe_is_payload(bundle):
     b = bundle(probe_args("sleep", 60))
     b.run_detached()

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,8 @@ TEST(ExecGuard, TrampolineAbiMatchesTheHandshake) {
   EXPECT_EQ(VSRV_TR_MSG_ERROR, static_cast<unsigned>(Msg::Error));
   EXPECT_EQ(VSRV_TR_STEP_EXEC, static_cast<unsigned>(Step::Exec));
   EXPECT_EQ(VSRV_TR_STEP_SECCOMP, static_cast<unsigned>(Step::Seccomp));
+  EXPECT_EQ(VSRV_TR_STEP_FIFO, static_cast<unsigned>(Step::Fifo));
+  EXPECT_EQ(VSRV_TR_MSG_CHILD_READY, static_cast<unsigned>(Msg::ChildReady));
 }
 
 namespace {
@@ -108,7 +111,8 @@ struct Outcome {
 };
 
 // Runs the trampoline from its memfd in a forked child, as vsrv's exec child does.
-Outcome run_trampoline(const std::vector<std::string>& target, const std::vector<sock_filter>* filter = nullptr) {
+Outcome run_trampoline(const std::vector<std::string>& target, const std::vector<sock_filter>* filter = nullptr,
+                       int fifo_fd = -1) {
   auto tr = trampoline_memfd();
   EXPECT_TRUE(tr) << (tr ? "" : tr.error().message());
   int sv[2];
@@ -120,9 +124,9 @@ Outcome run_trampoline(const std::vector<std::string>& target, const std::vector
               static_cast<ssize_t>(filter->size() * sizeof(sock_filter)));
   }
   std::string chan = std::to_string(sv[1]), f = std::to_string(ffd),
-              len = std::to_string(filter ? filter->size() : 0);
+              len = std::to_string(filter ? filter->size() : 0), fifo = std::to_string(fifo_fd);
   std::vector<char*> argv = {const_cast<char*>("vsrv-exec"), chan.data(), f.data(), len.data(),
-                             const_cast<char*>("0")};
+                             const_cast<char*>("0"), fifo.data()};
   std::vector<std::string> t = target;
   for (auto& s : t) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -183,6 +187,75 @@ TEST(ExecTrampoline, LoadsTheSeccompFilterBeforeTheTarget) {
   EXPECT_EQ(error_from(o.msg).errnum, EACCES);
 }
 
+TEST(ExecTrampoline, InitSaysReadyThenWaitsForStartOnTheFifo) {
+  if (!trampoline_built()) GTEST_SKIP() << "no exec trampoline on this architecture";
+  // Given an exec.fifo and the O_PATH fd of it that an init holds
+  char dir[] = "/tmp/vsrv-tramp-fifo.XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::string fifo = std::string(dir) + "/exec.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0622), 0);
+  int opath = ::open(fifo.c_str(), O_PATH | O_CLOEXEC);
+  ASSERT_GE(opath, 0);
+  auto tr = trampoline_memfd();
+  ASSERT_TRUE(tr);
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  std::string chan = std::to_string(sv[1]), f = std::to_string(opath);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(sv[0]);
+    ::fcntl(sv[1], F_SETFD, 0);
+    ::fcntl(opath, F_SETFD, 0);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    char* argv[] = {const_cast<char*>("vsrv-exec"), chan.data(), const_cast<char*>("-1"), const_cast<char*>("0"),
+                    const_cast<char*>("0"), f.data(), const_cast<char*>("/bin/true"), const_cast<char*>("true"), nullptr};
+    char* envp[] = {nullptr};
+    ::syscall(SYS_execveat, tr->get(), "", argv, envp, AT_EMPTY_PATH);
+    _exit(99);
+  }
+  ::close(sv[1]);
+  // When it runs, it says ChildReady (so `create` records "created" only now) and blocks
+  WireMsg m{};
+  ASSERT_EQ(::recv(sv[0], &m, sizeof m, 0), static_cast<ssize_t>(sizeof m));
+  EXPECT_EQ(m.type, Msg::ChildReady);
+  ::usleep(100 * 1000);
+  int status = 0;
+  EXPECT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "ran before start";
+  // Then `start` opening the fifo for reading lets it through: one byte, then the target
+  int rd = ::open(fifo.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(rd, 0);
+  char c = 0;
+  EXPECT_EQ(::read(rd, &c, 1), 1);
+  EXPECT_EQ(c, '0');
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(::recv(sv[0], &m, sizeof m, 0), 0);  // EOF: close-on-exec at the target's execve
+  ::close(rd);
+  ::close(sv[0]);
+  ::close(opath);
+  ::unlink(fifo.c_str());
+  ::rmdir(dir);
+}
+
+TEST(ExecGuard, InitGuard) {
+  InitGuardFacts f;
+  f.trampoline_built = true;
+  f.new_pid_ns = true;
+  EXPECT_EQ(choose_init_guard(f), ExecGuard::Trampoline);
+  f.new_pid_ns = false;  // another container's processes could see the init while it is vsrv
+  EXPECT_EQ(choose_init_guard(f), ExecGuard::Reexec);
+  f.new_pid_ns = true;
+  f.early_filter_refuses_trampoline = true;
+  EXPECT_EQ(choose_init_guard(f), ExecGuard::Reexec);
+  f.early_filter_refuses_trampoline = false;
+  f.suid_dumpable = true;
+  EXPECT_EQ(choose_init_guard(f), ExecGuard::Reexec);
+  f.already_protected = true;
+  EXPECT_EQ(choose_init_guard(f), ExecGuard::Direct);
+}
+
 TEST(ExecTrampoline, MalformedArgumentsDoNothing) {
   if (!trampoline_built()) GTEST_SKIP() << "no exec trampoline on this architecture";
   // What "#!/proc/self/exe" in the container makes of it: argv {"/proc/self/exe", "/bin/evil"}.
@@ -216,7 +289,8 @@ TEST(ExecTrampoline, PeerGoneIsAnExitNotASigpipe) {
     ::signal(SIGPIPE, SIG_DFL);
     ::fcntl(sv[1], F_SETFD, 0);
     char* argv[] = {const_cast<char*>("vsrv-exec"), chan.data(), const_cast<char*>("-1"), const_cast<char*>("0"),
-                    const_cast<char*>("0"), const_cast<char*>("/nonexistent/prog"), const_cast<char*>("prog"), nullptr};
+                    const_cast<char*>("0"), const_cast<char*>("-1"), const_cast<char*>("/nonexistent/prog"),
+                    const_cast<char*>("prog"), nullptr};
     char* envp[] = {nullptr};
     ::syscall(SYS_execveat, tr->get(), "", argv, envp, AT_EMPTY_PATH);
     _exit(99);
