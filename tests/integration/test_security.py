@@ -395,6 +395,26 @@ def test_created_init_is_the_sealed_trampoline(bundle, tmp_path):
     b.cmd("delete", "--force", b.id)
 
 
+@pytest.mark.parametrize("deny", [None, "sendto"], ids=["filter-allows", "filter-denies-sendto"])
+def test_init_with_early_seccomp_filter(bundle, tmp_path, deny):
+    # Loaded before the uid switch, the init's filter also judges the trampoline's ChildReady
+    # (sendto) and exec.fifo wait: vsrv asks it first and re-executes when it would refuse.
+    rules = [{"names": ["uname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42}]
+    if deny:
+        rules.append({"names": [deny], "action": "SCMP_ACT_ERRNO", "errnoRet": 1})
+    b = bundle(probe_args("hostname"), overrides={
+        "process": {"noNewPrivileges": False},
+        "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW",
+                              "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": rules}}})
+    log = tmp_path / "run.log"
+    r = vsrv("--debug", "--log", str(log), "run", "--bundle", str(b.path), b.id, root=b.root)
+    guards = _guards_in(log)
+    if guards == ["direct"]:
+        pytest.skip("vsrv runs from a read-only mount or sealed copy here: no guard needed")
+    assert guards == (["re-exec", "direct"] if deny else ["trampoline"]), guards
+    assert r.rc != 0 and "uname" in r.err and "ENOMSG" in r.err, r  # the filter holds in the container
+
+
 def test_init_sharing_a_pid_namespace_reexecs(bundle, tmp_path):
     # Joined by path, the pid namespace may hold another container's processes, which could see
     # the init while it is still vsrv: vsrv re-executes itself first, as before.
