@@ -70,15 +70,9 @@ Result<sys::unique_fd> trampoline_memfd() {
   if (fd < 0 && errno == EINVAL) fd = ::memfd_create("vsrv-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return errno_error("exec trampoline: memfd_create");
   sys::unique_fd m(fd);
-  const unsigned char* p = vsrv_trampoline_start;
-  size_t left = static_cast<size_t>(vsrv_trampoline_end - vsrv_trampoline_start);
-  while (left > 0) {
-    ssize_t n = ::write(m.get(), p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return errno_error("exec trampoline: write");
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  VSRV_TRYC(sys::write_all(m, std::string_view(reinterpret_cast<const char*>(vsrv_trampoline_start),
+                                                static_cast<size_t>(vsrv_trampoline_end - vsrv_trampoline_start))),
+            "exec trampoline");
   // Sealed: neither the container (through /proc/<pid>/exe) nor anything else can change it.
   if (::fcntl(m.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
     return errno_error("exec trampoline: seal");
@@ -103,6 +97,21 @@ bool filter_lets_trampoline_through(const SeccompProgram& s, bool init) {
          seccomp_allows(s.filter, SYS_write, {fds, ptrs, {1}}) && seccomp_allows(s.filter, SYS_close, {fds});
   }
   return ok;
+}
+
+// A Trampoline choice gets its sealed memfd in `trampoline`; where none can be made
+// (vm.memfd_noexec=2, say) the re-exec still protects. Logs the outcome for `--debug`.
+ExecGuard with_memfd(ExecGuard guard, const std::string& who, sys::unique_fd& trampoline) {
+  if (guard == ExecGuard::Trampoline) {
+    if (auto t = trampoline_memfd(); t) {
+      trampoline = std::move(*t);
+    } else {
+      log::debug(who + ": " + t.error().message());
+      guard = ExecGuard::Reexec;
+    }
+  }
+  log::debug(who + ": guard " + exec_guard_name(guard));
+  return guard;
 }
 
 bool suid_dumpable() {
@@ -137,18 +146,7 @@ Result<ExecGuard> choose_guard(const std::string& root, const std::string& id, c
     VSRV_TRY(mark_exec_caps(root, id));
     facts.earlier_exec_may_reach = true;
   }
-  ExecGuard guard = choose_exec_guard(facts);
-  if (guard == ExecGuard::Trampoline) {
-    auto t = trampoline_memfd();
-    if (t) {
-      trampoline = std::move(*t);
-    } else {  // vm.memfd_noexec=2, say: the re-exec still protects
-      log::debug("exec '" + id + "': " + t.error().message());
-      guard = ExecGuard::Reexec;
-    }
-  }
-  log::debug("exec '" + id + "': guard " + exec_guard_name(guard));
-  return guard;
+  return with_memfd(choose_exec_guard(facts), "exec '" + id + "'", trampoline);
 }
 
 Result<ExecGuard> choose_guard_for_init(const std::string& id, const oci::Spec& spec,
@@ -164,18 +162,7 @@ Result<ExecGuard> choose_guard_for_init(const std::string& id, const oci::Spec& 
   if (seccomp && (!no_new_privs || seccomp->uses_notify))  // loaded early (child_main.cpp)
     facts.early_filter_refuses_trampoline = !filter_lets_trampoline_through(*seccomp, true);
   facts.suid_dumpable = suid_dumpable();
-  ExecGuard guard = choose_init_guard(facts);
-  if (guard == ExecGuard::Trampoline) {
-    auto t = trampoline_memfd();
-    if (t) {
-      trampoline = std::move(*t);
-    } else {
-      log::debug("create '" + id + "': " + t.error().message());
-      guard = ExecGuard::Reexec;
-    }
-  }
-  log::debug("create '" + id + "': guard " + exec_guard_name(guard));
-  return guard;
+  return with_memfd(choose_init_guard(facts), "create '" + id + "'", trampoline);
 }
 
 Result<void> arm_trampoline(ChildPlan& plan, const sys::unique_fd& trampoline,

@@ -54,16 +54,20 @@ Result<void> late_namespaces(const ChildPlan& p) noexcept {
   return {};
 }
 
+// Writes the decimal `v` (>= 0) and a NUL at `out`: no snprintf locale machinery, no allocation.
+void put_decimal(char* out, int v) noexcept {
+  char d[12];
+  int k = 0;
+  do d[k++] = static_cast<char>('0' + v % 10); while ((v /= 10) > 0);
+  while (k) *out++ = d[--k];
+  *out = '\0';
+}
+
 Result<void> wait_exec_fifo(const ChildPlan& p) noexcept {
   // Reopen the O_PATH fd write-only through procfs: this blocks until `start` opens the fifo
   // for reading, which is what keeps the process from running before `start` (runc's design).
   char path[32] = "/proc/self/fd/";
-  int n = 14, v = p.exec_fifo_fd;
-  char d[12];
-  int k = 0;
-  do { d[k++] = char('0' + v % 10); v /= 10; } while (v);
-  while (k) path[n++] = d[--k];
-  path[n] = 0;
+  put_decimal(path + 14, p.exec_fifo_fd);
   int fd = ::open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return errno_error("open exec.fifo (is /proc mounted?)");
   if (::write(fd, "0", 1) != 1) {
@@ -109,13 +113,7 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
     ch.send_error(Step::Exec, errno, "exec trampoline: fcntl");
     _exit(kSetupFailed);
   }
-  // Decimal without snprintf's locale machinery: the child allocates nothing.
-  char* out = p.trampoline_chan;
-  char digits[16];
-  int n = 0;
-  do digits[n++] = static_cast<char>('0' + chan % 10); while ((chan /= 10) > 0);
-  while (n > 0) *out++ = digits[--n];
-  *out = '\0';
+  put_decimal(p.trampoline_chan, chan);
   p.trampoline_argv[VSRV_TR_CHANNEL] = p.trampoline_chan;
   p.trampoline_argv[VSRV_TR_EXE] = exe;
   ::syscall(SYS_execveat, p.trampoline_fd, "", p.trampoline_argv.data(), p.envp.data(), AT_EMPTY_PATH);
