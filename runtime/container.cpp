@@ -214,6 +214,7 @@ Result<Created> create(const CreateOptions& o) {
   auto plan = build_plan(*spec, in);
   if (!plan) return forward(std::move(plan.error()));
   net.adjust_plan(*plan);
+  plan->alive_handshake = plan->new_userns || net.attaches();
   plan->close_in_child.push_back(lock->fd());
   // The v2 cgroup dir fd is only for clone3 (CLONE_INTO_CGROUP): a host directory the
   // container's cwd must never reach through /proc/self/fd.

@@ -241,6 +241,7 @@ Result<int> exec(const ExecOptions& o) {
 
   ChildPlan plan;
   plan.is_exec = true;
+  plan.alive_handshake = false;
   plan.parent_pid = ::getpid();
   VSRV_TRY(plan_process(proc, plan));
   plan.finalize();

@@ -37,6 +37,10 @@ struct Spawned {
 // joined by the parent, the rest by the child).
 Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallbacks& cb);
 
+// Whether spawn() may clone the child into our memory (CLONE_VM|CLONE_VFORK): it never waits
+// for the parent before its execve or exit. Pure; exposed for unit tests.
+bool can_share_memory(const ChildPlan& plan);
+
 // Writes uid_map/gid_map for `pid` (directly as root, through newuidmap/newgidmap otherwise).
 Result<void> write_id_maps(pid_t pid, const std::vector<oci::IdMapping>& uids, const std::vector<oci::IdMapping>& gids);
 

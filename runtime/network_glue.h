@@ -37,6 +37,8 @@ class NetworkGlue {
   Result<void> attach(pid_t pid);
   // NAT rules; runs while the init sets up its mounts (after Proceed), before it may exec.
   Result<void> attach_nat();
+  // Whether attach()/attach_nat() have work: vsrv makes this container's network (after allocate()).
+  bool attaches() const { return plan_ != nullptr; }
   Result<void> release();
   std::string to_json() const;
   std::vector<std::pair<std::string, std::string>> bind_files() const;

@@ -153,6 +153,10 @@ struct ChildPlan {
   int preserve_fds = 0;                 // fds 3..3+n-1 stay open
   int exec_fifo_fd = -1;                // O_PATH fd of <state>/exec.fifo; -1 for `exec`
   bool is_exec = false;                 // `vsrv exec`: no mounts, no fifo
+  // The child stops once its namespaces exist (ChildAlive) until the parent says Proceed, for
+  // the parent's work on them: id maps, the network. create clears it when there is none; an
+  // exec joins what exists and never has any.
+  bool alive_handshake = true;
 
   // Namespaces joined by the parent itself before clone3 (pid, time: they apply to children).
   std::vector<NsJoin> parent_joins;

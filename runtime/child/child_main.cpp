@@ -163,7 +163,7 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
     ::close(t.fd);
   }
   must(Step::Namespaces, join_namespaces(p));
-  if (!p.is_exec) {  // exec: nothing for the parent to do here (launcher.cpp)
+  if (p.alive_handshake) {  // only when the parent has work here (plan.h)
     must(Step::Maps, ch.send(Msg::ChildAlive));
     must(Step::Maps, ch.expect(Msg::Proceed).map([](auto&&) {}));
   }

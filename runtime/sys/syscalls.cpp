@@ -5,12 +5,63 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
+
+#if defined(__x86_64__)
+// long vsrv_clone3_on_stack(struct clone_args* args, size_t size, void (*fn)(void*), void* arg):
+// the raw syscall, then, in the child only (rax == 0, rsp = the new stack's top, every other
+// register as the parent had it), fn(arg) and exit(127) should it return. Returns -errno.
+extern "C" long vsrv_clone3_on_stack(struct clone_args*, size_t, void (*)(void*), void*);
+asm(R"(
+  .text
+  .globl vsrv_clone3_on_stack
+  .hidden vsrv_clone3_on_stack
+  .type vsrv_clone3_on_stack, @function
+vsrv_clone3_on_stack:
+  .cfi_startproc
+  mov %rdx, %r8
+  mov %rcx, %r9
+  mov $435, %eax
+  syscall
+  test %rax, %rax
+  jz 1f
+  ret
+1:
+  .cfi_undefined rip
+  xor %ebp, %ebp
+  mov %r9, %rdi
+  call *%r8
+  mov $127, %edi
+  mov $60, %eax
+  syscall
+  hlt
+  .cfi_endproc
+  .size vsrv_clone3_on_stack, .-vsrv_clone3_on_stack
+  .section .note.GNU-stack, "", @progbits
+  .text
+)");
+#endif
 
 namespace vsrv::sys {
 
 pid_t clone3_raw(struct clone_args* args, size_t size) noexcept {
   return static_cast<pid_t>(::syscall(SYS_clone3, args, size));
+}
+
+pid_t clone3_on_stack(struct clone_args* args, void (*fn)(void*), void* arg) noexcept {
+#if defined(__x86_64__)
+  long r = vsrv_clone3_on_stack(args, sizeof *args, fn, arg);
+  if (r < 0) {
+    errno = static_cast<int>(-r);
+    return -1;
+  }
+  return static_cast<pid_t>(r);
+#else
+  (void)args, (void)fn, (void)arg;
+  errno = ENOSYS;
+  return -1;
+#endif
 }
 int pidfd_open(pid_t pid, unsigned flags) noexcept {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));

@@ -20,6 +20,12 @@ namespace vsrv::sys {
 // Contract: the caller must be single-threaded (clone3 skips glibc's atfork handlers).
 pid_t clone3_raw(struct clone_args* args, size_t size = sizeof(struct clone_args)) noexcept;
 
+// clone3 whose child starts on its own stack (args->stack, args->stack_size) and runs fn(arg),
+// which must not return (it ends in execve or _exit). What CLONE_VM needs: the child cannot
+// return through the parent's frames. Returns the pid in the parent, -1 with errno on failure;
+// -1 with ENOSYS where it is not implemented (x86-64 only), so the caller falls back to a copy.
+pid_t clone3_on_stack(struct clone_args* args, void (*fn)(void*), void* arg) noexcept;
+
 int pidfd_open(pid_t pid, unsigned flags = 0) noexcept;
 int pidfd_send_signal(int pidfd, int sig, siginfo_t* info = nullptr, unsigned flags = 0) noexcept;
 int openat2_raw(int dirfd, const char* path, struct open_how* how) noexcept;

@@ -395,6 +395,42 @@ def test_created_init_is_the_sealed_trampoline(bundle, tmp_path):
     b.cmd("delete", "--force", b.id)
 
 
+def _shared(log):
+    return sum("shared vsrv's memory" in l for l in log.read_text().splitlines())
+
+
+def test_child_shares_vsrvs_memory_only_when_it_never_waits(bundle, tmp_path):
+    # Given a default container: its init and an exec go through the trampoline and never wait
+    # for the parent before their execve, so spawn() clones them into vsrv's memory
+    # (CLONE_VM|CLONE_VFORK, runtime/launcher.h), and both still work end to end.
+    b = bundle(probe_args("sleep", 60))
+    log = tmp_path / "create.log"
+    r = vsrv("--debug", "--log", str(log), "create", "--bundle", str(b.path), b.id, root=b.root)
+    assert r.rc == 0, r
+    if _guards_in(log) == ["direct"]:
+        pytest.skip("vsrv runs from a read-only mount or sealed copy here: no trampoline")
+    assert _shared(log) == 1, log.read_text()
+    b.start()
+    elog = tmp_path / "exec.log"
+    r = vsrv("--debug", "--log", str(elog), "exec", b.id, *probe_args("hostname"), root=b.root)
+    assert r.rc == 0 and r.out.strip(), r
+    assert _shared(elog) == 1, elog.read_text()
+    # A failed execve in such a child still comes back as one clear error.
+    r = vsrv("exec", b.id, "/no/such/program", root=b.root)
+    assert r.rc != 0 and "/no/such/program" in r.err, r
+    b.cmd("delete", "--force", b.id)
+
+    # When the parent has work while the child waits (a createRuntime hook), the child is a copy.
+    mark = tmp_path / "hook-ran"
+    h = bundle(probe_args("exit", "0"), {"hooks": {"createRuntime": [
+        {"path": "/bin/sh", "args": ["sh", "-c", f"touch {mark}"]}]}})
+    hlog = tmp_path / "hooks.log"
+    r = vsrv("--debug", "--log", str(hlog), "run", "--bundle", str(h.path), h.id, root=h.root)
+    assert r.rc == 0, r
+    assert mark.exists()
+    assert _shared(hlog) == 0, hlog.read_text()
+
+
 @pytest.mark.parametrize("deny", [None, "sendto"], ids=["filter-allows", "filter-denies-sendto"])
 def test_init_with_early_seccomp_filter(bundle, tmp_path, deny):
     # Loaded before the uid switch, the init's filter also judges the trampoline's ChildReady

@@ -1,0 +1,114 @@
+// Unit tests for how spawn() clones the child (runtime/launcher.h): when it may share our memory
+// (CLONE_VM|CLONE_VFORK), and sys::clone3_on_stack, the assembly that starts such a child on its
+// own stack.
+#include <gtest/gtest.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#include "runtime/launcher.h"
+#include "runtime/sys/syscalls.h"
+
+using namespace vsrv::runtime;
+
+namespace {
+ChildPlan shareable(bool exec) {
+  ChildPlan p;
+  p.is_exec = exec;
+  p.alive_handshake = false;
+  p.trampoline_fd = 7;
+  return p;
+}
+}  // namespace
+
+TEST(CanShareMemory, InitOrExecThroughTheTrampolineWithNothingToWaitFor) {
+  EXPECT_TRUE(can_share_memory(shareable(false)));
+  EXPECT_TRUE(can_share_memory(shareable(true)));
+  ChildPlan p = shareable(false);
+  p.terminal = true;  // ConsoleFd is one-way: it waits in the socket
+  EXPECT_TRUE(can_share_memory(p));
+}
+
+TEST(CanShareMemory, NotWithoutTheTrampoline) {
+  // Re-exec or direct: some container process may reach the child, and through it our memory.
+  ChildPlan p = shareable(true);
+  p.trampoline_fd = -1;
+  EXPECT_FALSE(can_share_memory(p));
+  p = shareable(false);
+  p.trampoline_fd = -1;  // an init without it also waits on exec.fifo before its execve
+  EXPECT_FALSE(can_share_memory(p));
+}
+
+TEST(CanShareMemory, NotWhenTheChildWaitsForTheParent) {
+  ChildPlan p = shareable(false);
+  p.alive_handshake = true;  // id maps or a network to make
+  EXPECT_FALSE(can_share_memory(p));
+  p = shareable(false);
+  p.run_hooks_in_parent = true;  // HooksRequest / HooksDone
+  EXPECT_FALSE(can_share_memory(p));
+  p = shareable(true);
+  p.seccomp_notify = true;  // its own calls could wait on a supervisor not yet told
+  EXPECT_FALSE(can_share_memory(p));
+}
+
+namespace {
+struct Shared {
+  std::atomic<int> ran{0};
+  std::uintptr_t sp = 0;
+};
+[[noreturn]] void child_fn(void* arg) {
+  auto* s = static_cast<Shared*>(arg);
+  int local = 0;
+  s->sp = reinterpret_cast<std::uintptr_t>(&local);
+  s->ran.store(42);
+  _exit(3);
+}
+}  // namespace
+
+TEST(Clone3OnStack, ChildRunsOnItsStackInOurMemoryAndWeWaitForItsExit) {
+  constexpr size_t kSize = 256 * 1024;
+  void* stack = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  ASSERT_NE(stack, MAP_FAILED);
+  Shared shared;
+  struct clone_args args {};
+  args.flags = CLONE_VM | CLONE_VFORK;
+  args.exit_signal = SIGCHLD;
+  args.stack = reinterpret_cast<std::uint64_t>(stack);
+  args.stack_size = kSize;
+  pid_t pid = vsrv::sys::clone3_on_stack(&args, child_fn, &shared);
+#if defined(__x86_64__)
+  ASSERT_GT(pid, 0) << std::strerror(errno);
+  // CLONE_VFORK: by the time clone3 returns, the child has exited, and its write is ours (CLONE_VM).
+  EXPECT_EQ(shared.ran.load(), 42);
+  auto base = reinterpret_cast<std::uintptr_t>(stack);
+  EXPECT_GT(shared.sp, base);
+  EXPECT_LT(shared.sp, base + kSize);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+#else
+  EXPECT_EQ(pid, -1);
+  EXPECT_EQ(errno, ENOSYS);
+#endif
+  ::munmap(stack, kSize);
+}
+
+TEST(Clone3OnStack, FailureIsMinusOneWithErrno) {
+  struct clone_args args {};
+  args.flags = CLONE_VM | CLONE_VFORK;
+  args.exit_signal = SIGCHLD;
+  args.flags |= CLONE_THREAD;  // CLONE_THREAD without CLONE_SIGHAND is always EINVAL
+  pid_t pid = vsrv::sys::clone3_on_stack(&args, child_fn, nullptr);
+  EXPECT_EQ(pid, -1);
+#if defined(__x86_64__)
+  EXPECT_EQ(errno, EINVAL);
+#endif
+}
