@@ -112,6 +112,29 @@ Result<void> send_seccomp_listener(const std::string& path, sys::borrowed_fd fd,
   return send_fd_with(path, fd, msg).map_error([](Error e) { return std::move(e).wrap("seccomp listenerPath"); });
 }
 
+// The init is blocked opening exec.fifo for writing; our open lets it through, and its one byte
+// tells us it is about to execve. If it died instead, the pidfd says so.
+Result<void> release_init(const std::string& root, const std::string& id, sys::borrowed_fd pidfd) {
+  std::string fifo = state_dir(root, id) + "/exec.fifo";
+  auto fd = sys::open(fifo, O_RDONLY | O_NONBLOCK);
+  if (!fd) return forward(std::move(fd.error()), "start");
+  for (;;) {
+    struct pollfd p[2] = {{fd->get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("start: poll");
+    }
+    char c;
+    if (p[0].revents & POLLIN) {
+      if (::read(fd->get(), &c, 1) == 1) break;
+    }
+    if (p[1].revents & POLLIN) return fail("cannot start container '" + id + "': its init process exited");
+    if (p[0].revents & POLLHUP) ::usleep(1000);
+  }
+  ::unlink(fifo.c_str());
+  return {};
+}
+
 void wait_gone(sys::borrowed_fd pidfd, int ms) {
   struct pollfd p = {pidfd.get(), POLLIN, 0};
   while (::poll(&p, 1, ms) < 0 && errno == EINTR) {
@@ -192,19 +215,24 @@ Result<Created> create(const CreateOptions& o) {
   st.network = net.to_json();
   if (st.cgroup != first_cgroup || !st.network.empty()) VSRV_TRY(save(o.root, st));
 
-  std::string fifo = dir + "/exec.fifo";
-  // 0622: the init opens it for writing after switching to the container's user (and, in a user
-  // namespace, as a uid that does not own the file); only root can open it for reading.
-  if (::mkfifo(fifo.c_str(), 0622) < 0 || ::chmod(fifo.c_str(), 0622) < 0) return errno_error("mkfifo '" + fifo + "'");
-  auto fifo_fd = sys::open(fifo, O_PATH);
-  if (!fifo_fd) return forward(std::move(fifo_fd.error()));
+  const bool use_fifo = !o.start_at_once || !spec->hooks.start_container.empty();
+  sys::unique_fd fifo_fd;
+  if (use_fifo) {
+    std::string fifo = dir + "/exec.fifo";
+    // 0622: the init opens it for writing after switching to the container's user (and, in a
+    // user namespace, as a uid that does not own the file); only root can open it for reading.
+    if (::mkfifo(fifo.c_str(), 0622) < 0 || ::chmod(fifo.c_str(), 0622) < 0) return errno_error("mkfifo '" + fifo + "'");
+    auto f = sys::open(fifo, O_PATH);
+    if (!f) return forward(std::move(f.error()));
+    fifo_fd = std::move(*f);
+  }
 
   PlanInputs in;
   in.bundle = *bundle;
   in.rootfs = *rootfs;
   in.no_pivot = o.no_pivot;
   in.preserve_fds = o.preserve_fds;
-  in.exec_fifo_fd = fifo_fd->get();
+  in.exec_fifo_fd = fifo_fd.get();
   in.cgroup_v2 = cg->v2_dirfd() >= 0;
   for (const auto& [ctrl, path] : cg->paths())
     if (ctrl != "unified" || in.cgroup_v2) in.cgroup_dirs.emplace_back(ctrl, path);
@@ -284,6 +312,7 @@ Result<Created> create(const CreateOptions& o) {
   out.state = st;
   out.pidfd = std::move(sp->pidfd);
   out.spec = std::make_shared<const oci::Spec>(std::move(*spec));
+  out.fifo = use_fifo;
   return out;
 }
 
@@ -298,34 +327,22 @@ Result<void> start(const std::string& root, const std::string& id) {
   return start_loaded(root, st, *spec);
 }
 
-Result<void> start_loaded(const std::string& root, State& st, const oci::Spec& spec) {
-  const std::string& id = st.id;
-  auto pidfd = open_init(st);
-  if (!pidfd) return forward(std::move(pidfd.error()));
-  std::string js = oci_state_json(st);
-  if (auto r = run_hooks(spec.hooks.start_container, "startContainer", js, st.pid); !r) {
-    sys::pidfd_send_signal(pidfd->get(), SIGKILL);
-    return forward(std::move(r.error()));
+Result<void> start_loaded(const std::string& root, State& st, const oci::Spec& spec, sys::borrowed_fd init, bool fifo) {
+  sys::unique_fd opened;
+  if (init.get() < 0) {
+    auto p = open_init(st);
+    if (!p) return forward(std::move(p.error()));
+    opened = std::move(*p);
+    init = opened;
   }
-  std::string fifo = state_dir(root, id) + "/exec.fifo";
-  auto fd = sys::open(fifo, O_RDONLY | O_NONBLOCK);
-  if (!fd) return forward(std::move(fd.error()), "start");
-  // The init is blocked opening the fifo for writing; our open lets it through, and its one byte
-  // tells us it is about to execve. If it died instead, the pidfd says so.
-  for (;;) {
-    struct pollfd p[2] = {{fd->get(), POLLIN, 0}, {pidfd->get(), POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("start: poll");
+  if (fifo) {
+    std::string js = oci_state_json(st);
+    if (auto r = run_hooks(spec.hooks.start_container, "startContainer", js, st.pid); !r) {
+      sys::pidfd_send_signal(init.get(), SIGKILL);
+      return forward(std::move(r.error()));
     }
-    char c;
-    if (p[0].revents & POLLIN) {
-      if (::read(fd->get(), &c, 1) == 1) break;
-    }
-    if (p[1].revents & POLLIN) return fail("cannot start container '" + id + "': its init process exited");
-    if (p[0].revents & POLLHUP) ::usleep(1000);
+    VSRV_TRY(release_init(root, st.id, init));
   }
-  ::unlink(fifo.c_str());
   st.status = Status::Running;
   VSRV_TRY(save(root, st));
   if (auto r = run_hooks(spec.hooks.poststart, "poststart", oci_state_json(st)); !r)

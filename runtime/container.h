@@ -37,6 +37,10 @@ struct CreateOptions {
   // `run` only: the state file keeps "creating" (with the cgroup, enough for delete --force)
   // until start records "running", instead of a "created" record written and replaced at once.
   bool defer_created_save = false;
+  // `run` only: nothing waits for a `start`, so no exec.fifo: the init goes on to its program as
+  // soon as it is ready, while `run` records "running" (unless startContainer hooks must run
+  // between, which keep the fifo).
+  bool start_at_once = false;
 };
 
 struct Created {
@@ -44,13 +48,17 @@ struct Created {
   sys::unique_fd pidfd;
   sys::unique_fd console;      // pty master when foreground and process.terminal
   std::shared_ptr<const oci::Spec> spec;  // the parsed config, so `run` need not parse it again
+  bool fifo = true;            // the init waits on exec.fifo for start (false: start_at_once)
 };
 
 Result<Created> create(const CreateOptions& o);
 Result<void> start(const std::string& root, const std::string& id);
 // start() and remove() of a container whose state (and parsed config) the caller already
-// holds, as `run` does right after create(): no second read and parse of state.json.
-Result<void> start_loaded(const std::string& root, State& st, const oci::Spec& spec);
+// holds, as `run` does right after create(): no second read and parse of state.json. `init`:
+// the caller's pidfd of the init it created and has not reaped (no second check of the pid);
+// `fifo` false: the init does not wait on exec.fifo (created with start_at_once).
+Result<void> start_loaded(const std::string& root, State& st, const oci::Spec& spec,
+                          sys::borrowed_fd init = sys::borrowed_fd(-1), bool fifo = true);
 Result<void> remove_loaded(const std::string& root, const State& st, const oci::Spec* spec, bool force);
 // Foreground run: create, start, wait; returns the exit status (128+signal when killed).
 Result<int> run(const CreateOptions& o, bool detach, bool keep);

@@ -189,7 +189,9 @@ Result<void> arm_trampoline(ChildPlan& plan, const sys::unique_fd& trampoline,
   plan.trampoline_argv[VSRV_TR_FILTER_FD] = plan.trampoline_nums[0].data();
   plan.trampoline_argv[VSRV_TR_FILTER_LEN] = plan.trampoline_nums[1].data();
   plan.trampoline_argv[VSRV_TR_FILTER_FLAGS] = plan.trampoline_nums[2].data();
-  plan.trampoline_nums[3] = std::to_string(plan.is_exec ? -1 : plan.exec_fifo_fd);
+  plan.trampoline_nums[3] = std::to_string(plan.is_exec             ? -1
+                                           : plan.exec_fifo_fd >= 0 ? plan.exec_fifo_fd
+                                                                    : VSRV_TR_INIT_NO_FIFO);
   plan.trampoline_argv[VSRV_TR_FIFO_FD] = plan.trampoline_nums[3].data();
   plan.trampoline_argv.insert(plan.trampoline_argv.end(), plan.argv.begin(), plan.argv.end());  // with its null
   return {};

@@ -171,6 +171,7 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
   CreateOptions co = o;
   co.foreground = !detach;
   co.defer_created_save = true;  // start records "running" right after
+  co.start_at_once = true;        // nothing waits for a `start`: no exec.fifo
   auto c = create(co);
   if (!c) return forward(std::move(c.error()));
   // create() left the container created and unlocked; start and remove it from what it
@@ -180,7 +181,7 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
     if (!lk) return forward(std::move(lk.error()));
     return step();
   };
-  if (auto r = under_lock([&] { return start_loaded(o.root, c->state, *c->spec); }); !r) {
+  if (auto r = under_lock([&] { return start_loaded(o.root, c->state, *c->spec, c->pidfd, c->fifo); }); !r) {
     (void)remove(o.root, o.id, true);
     return forward(std::move(r.error()));
   }

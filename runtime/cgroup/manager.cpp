@@ -287,11 +287,26 @@ Result<std::vector<Manager::TaskFile>> Manager::task_files() const {
 
 Result<void> Manager::write_all(const std::vector<std::pair<std::string, std::string>>& writes,
                                 std::vector<Undo>* undo) const {
-  for (const auto& [path, value] : writes) {
+  // Consecutive writes to one file (a fresh cgroup's device rules: one per write, as the kernel
+  // parses them) share one open.
+  sys::unique_fd same;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const auto& [path, value] = writes[i];
     std::optional<std::string> old;
     if (undo)
       if (auto t = sys::read_file(path); t) old = std::move(*t);
-    if (auto r = write_value(path, value); !r) {
+    bool repeated = i > 0 && writes[i - 1].first == path;
+    bool next_same = i + 1 < writes.size() && writes[i + 1].first == path;
+    if (!repeated) same.reset();
+    if (!undo && next_same && !same) {
+      same.reset(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!same) return tl::make_unexpected(Error{errno, "'" + path + "' = " + value + ": open"});
+    }
+    auto r = same ? (::write(same.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size())
+                         ? Result<void>()
+                         : Result<void>(errno_error("write '" + value + "'")))
+                  : write_value(path, value);
+    if (!r) {
       // Put back what was there, so a refused value leaves the old limits.
       if (undo) put_back(*undo);
       // "…/memory.limit_in_bytes = 1024: Device or resource busy": the file, the value, the
@@ -307,10 +322,12 @@ Result<void> Manager::write_all(const std::vector<std::pair<std::string, std::st
 }
 
 Result<void> Manager::apply(const oci::Resources& r, bool fresh) const {
-  std::string cpus, mems;
-  if (auto t = sys::read_file("/sys/devices/system/cpu/online"); t) cpus = trim(*t);
-  if (auto t = sys::read_file("/sys/devices/system/node/online"); t) mems = trim(*t);
-  VSRV_TRY(check_cpuset(r, cpus, mems));
+  if (r.cpu && (!r.cpu->cpus.empty() || !r.cpu->mems.empty())) {  // only a cpuset has anything to check
+    std::string cpus, mems;
+    if (auto t = sys::read_file("/sys/devices/system/cpu/online"); t) cpus = trim(*t);
+    if (auto t = sys::read_file("/sys/devices/system/node/online"); t) mems = trim(*t);
+    VSRV_TRY(check_cpuset(r, cpus, mems));
+  }
   auto plan = plan_writes(r, hierarchies());
   if (!plan) return forward(std::move(plan.error()));
   std::vector<std::pair<std::string, std::string>> writes;
@@ -452,7 +469,9 @@ Result<void> Manager::destroy() const {
     for (const auto& d : leaves) {
       if (d.size() <= cgroup_path_.size() || d.compare(d.size() - cgroup_path_.size(), cgroup_path_.size(), cgroup_path_) != 0)
         continue;
-      (void)::rmdir(d.substr(0, d.rfind('/')).c_str());
+      std::string prefix = d.substr(0, d.rfind('/'));
+      if (std::find(created_.begin(), created_.end(), prefix) != created_.end()) continue;  // tried above
+      (void)::rmdir(prefix.c_str());
     }
   }
   if (!first_error.empty()) return fail("cgroup: " + first_error);

@@ -231,7 +231,7 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
   if (p.is_exec || p.trampoline_fd < 0) must(Step::Ready, ch.send(Msg::ChildReady));
   // An init going through the trampoline says ChildReady and waits on exec.fifo from there:
   // so it is never the host binary while its state says "created" (runtime/exec_guard.h).
-  if (!p.is_exec && p.trampoline_fd < 0) must(Step::Fifo, wait_exec_fifo(p));
+  if (!p.is_exec && p.trampoline_fd < 0 && p.exec_fifo_fd >= 0) must(Step::Fifo, wait_exec_fifo(p));
   if (p.trampoline_fd >= 0) exec_through_trampoline(p, ch, exe);  // [[noreturn]]
   if (!early_seccomp) must(Step::Seccomp, load_filter(p, ch));  // last: the filter need not allow setup
   ::execve(exe, p.argv.data(), p.envp.data());

@@ -1,7 +1,8 @@
 /* runtime/child/exec_trampoline.c: the exec trampoline, a freestanding x86-64 program (no libc,
  * a few hundred bytes) that vsrv's child (of `exec`, and a container's init) runs from a sealed
  * memfd just before the container's program. It owns exactly this: mark the handshake socket
- * close-on-exec; for an init, say ChildReady and wait on exec.fifo until `start`; load the
+ * close-on-exec; for an init, say ChildReady and (unless it is `run`'s) wait on exec.fifo until
+ * `start`; load the
  * seccomp filter it is given; execve() the target; report a failure of any of these.
  *
  * Why (security, the CVE-2019-5736 class): at the final execve a target such as a script with
@@ -93,15 +94,19 @@ static void report(long chan, unsigned step, long err, const char* what, const c
   send_msg(chan, &m);
 }
 
-/* A container's init: tell the parent we are here (so `create` records "created" only once the
- * init is this sealed program, never while it is still vsrv), then block until `start` opens
- * exec.fifo for reading, as the child would have (runtime/child/child_main.cpp, wait_exec_fifo). */
-static void wait_fifo(long chan, long fifo) {
+/* A container's init: tell the parent we are here, so that its state says "created" (or, for
+ * `run`, "running") only once the init is this sealed program, never while it is still vsrv. */
+static void say_ready(long chan) {
   struct vsrv_tr_wire_msg m;
   zero(&m);
   m.type = VSRV_TR_MSG_CHILD_READY;
   if (sc6(__NR_sendto, chan, (long)&m, sizeof m, 0x4000 /* MSG_NOSIGNAL */, 0, 0) != (long)sizeof m)
     die(VSRV_TR_SETUP_FAILED); /* the parent, waiting for it, sees EOF instead */
+}
+
+/* Then block until `start` opens exec.fifo for reading, as the child would have
+ * (runtime/child/child_main.cpp, wait_exec_fifo). */
+static void wait_fifo(long chan, long fifo) {
   char path[32] = "/proc/self/fd/";
   int n = 14, k = 0;
   char d[12];
@@ -136,13 +141,15 @@ __attribute__((used)) void trampoline_main(long* sp) {
   long len = num(argv[VSRV_TR_FILTER_LEN]);
   long flags = num(argv[VSRV_TR_FILTER_FLAGS]);
   long fifo = num(argv[VSRV_TR_FIFO_FD]);
-  if (chan < 0 || ffd < -1 || len < 0 || len > MAX_INSNS || flags < 0 || fifo < -1) die(VSRV_TR_SETUP_FAILED);
+  if (chan < 0 || ffd < -1 || len < 0 || len > MAX_INSNS || flags < 0 || fifo < VSRV_TR_INIT_NO_FIFO)
+    die(VSRV_TR_SETUP_FAILED);
   /* The socket must not reach the target: its EOF is how the parent learns the execve worked. */
   long r = sc3(__NR_fcntl, chan, F_SETFD_, FD_CLOEXEC_);
   if (r < 0) {
     report(chan, VSRV_TR_STEP_START, r, "trampoline: fcntl(FD_CLOEXEC) on the channel", 0);
     die(VSRV_TR_SETUP_FAILED);
   }
+  if (fifo >= 0 || fifo == VSRV_TR_INIT_NO_FIFO) say_ready(chan);
   if (fifo >= 0) wait_fifo(chan, fifo);  /* before the filter, which need not allow it */
   if (ffd >= 0) {
     long want = len * (long)sizeof(struct sock_filter), got = 0;

@@ -12,9 +12,12 @@
 #define VSRV_TR_FILTER_FD 2   /* a memfd holding sock_filter[len], or -1 for no filter */
 #define VSRV_TR_FILTER_LEN 3  /* instructions in it */
 #define VSRV_TR_FILTER_FLAGS 4 /* seccomp(SECCOMP_SET_MODE_FILTER) flags */
-#define VSRV_TR_FIFO_FD 5     /* a container's init: O_PATH fd of exec.fifo to wait on, or -1 */
+#define VSRV_TR_FIFO_FD 5     /* a container's init: O_PATH fd of exec.fifo to wait on; -1 for an
+                                 exec; VSRV_TR_INIT_NO_FIFO for an init that nothing needs to
+                                 `start` (run): say ChildReady, do not wait */
 #define VSRV_TR_EXE 6         /* the executable, as the child resolved it */
 #define VSRV_TR_ARGV 7
+#define VSRV_TR_INIT_NO_FIFO (-2)
 #define VSRV_TR_NUM_SIZE 24   /* room for one number slot, filled in by the child */
 
 /* The Error and ChildReady messages of runtime/sync.h (WireMsg), as plain C. sync.cpp checks the layout and

@@ -467,6 +467,21 @@ def test_all_hooks(bundle, tmp_path):
     assert s["createRuntime"]["pid"] == s["prestart"]["pid"] == s["poststart"]["pid"] == pid
 
 
+def test_run_starts_at_once_unless_a_start_container_hook_must_run_first(bundle, tmp_path):
+    # `run` has no separate `start` to wait for: its init goes on to the program without an
+    # exec.fifo. A startContainer hook keeps the wait, so the hook still runs before the program.
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    b = bundle(probe_args("cat", "/hooks/started"))
+    b.add_mount("/hooks", "bind", str(marks), ["rbind", "rw"])
+    r = b.run()
+    assert r.rc != 0, r  # nothing made the mark
+    b.config["hooks"] = {"startContainer": [_hook("echo started-by-hook > /hooks/started")]}
+    b.save()
+    r = b.run()
+    assert r.rc == 0 and r.out.strip() == "started-by-hook", r
+
+
 def test_hook_args_env(bundle, tmp_path):
     out = tmp_path / "hookenv"
     b = bundle(probe_args("exit", 0))

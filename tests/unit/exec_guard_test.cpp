@@ -239,6 +239,20 @@ TEST(ExecTrampoline, InitSaysReadyThenWaitsForStartOnTheFifo) {
   ::rmdir(dir);
 }
 
+TEST(ExecTrampoline, RunsInitSaysReadyAndGoesOnWithoutAFifo) {
+  if (!trampoline_built()) GTEST_SKIP() << "no exec trampoline on this architecture";
+  // `run`'s init: nothing will `start` it, so it says ChildReady and runs the target at once.
+  Outcome o = run_trampoline({"/bin/sh", "sh", "-c", "exit 5"}, nullptr, VSRV_TR_INIT_NO_FIFO);
+  EXPECT_EQ(o.msg.type, Msg::ChildReady);
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 5);
+  // Anything below that is no fd and no mode: refused before it acts.
+  o = run_trampoline({"/bin/sh", "sh", "-c", "exit 5"}, nullptr, -3);
+  EXPECT_TRUE(o.eof);
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), VSRV_TR_SETUP_FAILED);
+}
+
 TEST(ExecGuard, InitGuard) {
   InitGuardFacts f;
   f.trampoline_built = true;
