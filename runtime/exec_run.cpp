@@ -28,6 +28,7 @@
 #include "runtime/exec_guard.h"
 #include "runtime/sys/cloned_binary.h"
 #include "runtime/launcher.h"
+#include "runtime/mntns_handoff.h"
 #include "runtime/seccomp_build.h"
 #include "runtime/sys/log.h"
 #include "runtime/sys/rootfs.h"
@@ -186,7 +187,13 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
     return forward(std::move(r.error()));
   }
   if (detach) return 0;
+  MountNsHandoff mntns;  // declared before the removal below: its wait comes after it
+  if (!keep && c->spec->linux &&
+      std::any_of(c->spec->linux->namespaces.begin(), c->spec->linux->namespaces.end(),
+                  [](const oci::Namespace& n) { return n.type == "mount" && n.path.empty(); }))
+    mntns.hold(c->pidfd, c->state.pid);
   auto code = wait_foreground(c->state.pid, c->pidfd, c->console.get() >= 0 ? sys::borrowed_fd(c->console) : sys::borrowed_fd(-1));
+  mntns.release_in_helper();
   if (!keep) {
     c->state.status = Status::Stopped;  // the init has been reaped: nothing to kill, only to remove
     if (auto r = under_lock([&] { return remove_loaded(o.root, c->state, c->spec.get(), true); }); !r)

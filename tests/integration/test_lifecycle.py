@@ -29,6 +29,54 @@ def test_run_returns_exit_status(bundle):
     assert not b.state_dir().exists() or b.status() == "stopped"
 
 
+def _inotify_unmounted(path):
+    """An inotify fd watching `path`, and a check for IN_UNMOUNT on it (sent when the filesystem's
+    superblock goes: when no mount of it is left in any namespace)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    assert fd >= 0
+    IN_UNMOUNT, IN_ATTRIB = 0x2000, 0x4
+    assert libc.inotify_add_watch(fd, str(path).encode(), IN_ATTRIB) >= 0
+
+    def unmounted():
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return False
+        masks = []
+        while data:
+            wd, mask, cookie, ln = __import__("struct").unpack_from("iIII", data)
+            masks.append(mask)
+            data = data[16 + ln:]
+        return any(m & IN_UNMOUNT for m in masks)
+    return fd, unmounted
+
+
+def test_run_returns_after_the_containers_mounts_are_gone(bundle, tmp_path):
+    # `run` hands the last reference to the container's mount namespace to a helper, to tear it
+    # down beside its own cleanup (runtime/mntns_handoff.h), and waits for it: when `run`
+    # returns, no mount of a filesystem the container had is left anywhere. Seen from outside:
+    # a tmpfs bound into the container is shut down as soon as the host unmounts its own mount.
+    src = tmp_path / "shared"
+    src.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "vsrvtest", str(src)], check=True)
+    fd = None
+    try:
+        fd, unmounted = _inotify_unmounted(src)
+        b = bundle(probe_args("exit", "3"))
+        b.add_mount("/shared", "bind", str(src), ["rbind", "rw"])
+        for _ in range(3):
+            r = b.run()
+            assert r.rc == 3, r
+        subprocess.run(["umount", str(src)], check=True)
+        assert unmounted(), "the container's copy of the mount outlived `run`"
+    finally:
+        if fd is not None:
+            os.close(fd)
+        subprocess.run(["umount", str(src)], stderr=subprocess.DEVNULL)
+
+
 def test_run_output_and_autodelete(bundle):
     b = bundle(probe_args("hostname"), {"hostname": "lifecycle"})
     r = b.run()

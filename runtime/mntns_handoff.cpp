@@ -1,0 +1,79 @@
+// runtime/mntns_handoff.cpp: see mntns_handoff.h.
+#include "runtime/mntns_handoff.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+
+#include "runtime/sys/syscalls.h"
+
+namespace vsrv::runtime {
+namespace {
+
+// pidfs (Linux 6.11): an nsfs fd of the process's mount namespace, without a /proc path walk.
+constexpr unsigned long kPidfdGetMntNamespace = _IO(0xFF, 3);
+
+#if defined(__x86_64__)
+long raw3(long n, long a, long b, long c) {
+  long r;
+  asm volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+  return r;
+}
+#endif
+
+// The helper's stack: it closes two fd ranges and exits, so a few KiB is plenty.
+alignas(16) char helper_stack[16 * 1024];
+
+[[noreturn]] void helper_main(void* arg) {
+#if defined(__x86_64__)
+  long keep = reinterpret_cast<std::intptr_t>(arg);
+  // Only the namespace: a copy of, say, a lock fd would keep its flock past our close.
+  if (keep > 0) raw3(SYS_close_range, 0, keep - 1, 0);
+  raw3(SYS_close_range, keep + 1, ~0U, 0);
+  raw3(SYS_exit, 0, 0, 0);  // the last fput: the teardown, here
+#endif
+  for (;;) {
+  }
+}
+
+}  // namespace
+
+void MountNsHandoff::hold(sys::borrowed_fd pidfd, pid_t pid) {
+  int fd = ::ioctl(pidfd.get(), kPidfdGetMntNamespace, 0);
+  if (fd < 0) fd = ::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  ns_.reset(fd);
+}
+
+void MountNsHandoff::release_in_helper() {
+#if defined(__SANITIZE_ADDRESS__)
+  ns_.reset();  // ASan tracks one stack per thread: no helper on a stack of ours
+  return;
+#endif
+  if (!ns_) return;
+  struct clone_args args {};
+  args.flags = CLONE_VM;
+  args.exit_signal = SIGCHLD;
+  args.stack = reinterpret_cast<std::uint64_t>(helper_stack);
+  args.stack_size = sizeof helper_stack;
+  pid_t p = sys::clone3_on_stack(&args, helper_main, reinterpret_cast<void*>(static_cast<std::intptr_t>(ns_.get())));
+  if (p > 0) helper_ = p;
+  ns_.reset();  // no helper: the teardown is ours, here, as it would have been the init's
+}
+
+MountNsHandoff::~MountNsHandoff() {
+  ns_.reset();
+  if (helper_ > 0)
+    while (::waitpid(helper_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+}
+
+}  // namespace vsrv::runtime
