@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -84,6 +85,32 @@ void seed_cpuset(const std::string& dir) {
     std::string parent = dir.substr(0, dir.rfind('/'));
     seed_cpuset(parent);
     if (auto p = sys::read_file(parent + "/" + f); p) (void)sys::write_file(dir + "/" + f, trim(*p));
+  }
+}
+
+// The same for the directories make_dirs() just made, top-down: the values are read once, from
+// the deepest directory that was there before (or the mount), and written into each new one.
+// Anything unexpected (that directory still empty: a concurrent create seeding it) falls back to
+// seed_cpuset(), which reads its way up.
+void seed_new_cpusets(const std::string& mount, const std::vector<std::string>& below,
+                      const std::vector<std::string>& made) {
+  // A directory someone else made (a cgroupsPath an admin prepared) may still be empty.
+  if (below.empty() || std::find(made.begin(), made.end(), below.back()) == made.end()) return seed_cpuset(below.empty() ? mount : below.back());
+  std::string src = mount;
+  std::optional<std::pair<std::string, std::string>> vals;
+  for (const auto& d : below) {
+    if (std::find(made.begin(), made.end(), d) == made.end()) {
+      src = d;
+      vals.reset();
+      continue;
+    }
+    if (!vals) {
+      auto c = sys::read_file(src + "/cpuset.cpus"), m = sys::read_file(src + "/cpuset.mems");
+      if (!c || !m || trim(*c).empty() || trim(*m).empty()) return seed_cpuset(below.back());
+      vals.emplace(trim(*c), trim(*m));
+    }
+    (void)sys::write_file(d + "/cpuset.cpus", vals->first);
+    (void)sys::write_file(d + "/cpuset.mems", vals->second);
   }
 }
 
@@ -177,8 +204,10 @@ Result<void> Manager::make() {
     return tl::unexpected(std::move(e));
   };
   for (const auto& [mount, rel] : to_make_) {
+    size_t before = created_.size();
     if (auto r = make_dirs(mount, rel, created_); !r) return undo(std::move(r.error()).wrap("cgroup"));
-    if (auto it = paths_.find("cpuset"); it != paths_.end() && it->second == mount + rel) seed_cpuset(it->second);
+    if (auto it = paths_.find("cpuset"); it != paths_.end() && it->second == mount + rel)
+      seed_new_cpusets(mount, dirs_below(mount, rel), {created_.begin() + static_cast<std::ptrdiff_t>(before), created_.end()});
   }
   to_make_.clear();
   if (layout_ != Layout::V1 && paths_.count("unified")) {

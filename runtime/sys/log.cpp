@@ -26,14 +26,24 @@ const char* level_name(Level l) {
 std::string timestamp() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char buf[64];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
-  return buf;
+  return utc_rfc3339(ts);
 }
 }  // namespace
+
+std::string utc_rfc3339(const struct timespec& ts) {
+  // Days since the epoch to a civil date (H. Hinnant's algorithm): UTC needs no time zone, and
+  // gmtime_r would still read /etc/localtime once per process (glibc's tzset) on create's path.
+  long long secs = ts.tv_sec, days = secs / 86400, sod = secs % 86400;
+  if (sod < 0) sod += 86400, --days;
+  long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+  long long doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+  long long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09ldZ", y, m, d, sod / 3600, sod / 60 % 60,
+           sod % 60, static_cast<long>(ts.tv_nsec));
+  return buf;
+}
 
 std::string json_escape(std::string_view s) {
   std::string out;

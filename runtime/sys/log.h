@@ -2,6 +2,7 @@
 // as text or as JSON lines {"level","msg","time"} (--log-format json), which containerd reads to
 // show the runtime's error. Errors also go to stderr as "vsrv: msg".
 #pragma once
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,8 @@ inline void info(std::string_view m) { write(Level::Info, m); }
 inline void warn(std::string_view m) { write(Level::Warn, m); }
 // Error: to the log file and to stderr ("vsrv: msg").
 void error(std::string_view m);
+// "2026-11-29T23:56:34.421542229Z": RFC 3339 in UTC, nanoseconds, no time zone lookup.
+std::string utc_rfc3339(const struct timespec& ts);
 // JSON string escaping for hand-built JSON lines.
 std::string json_escape(std::string_view s);
 
