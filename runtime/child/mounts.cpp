@@ -3,7 +3,9 @@
 // onto the resulting fd ("/proc/self/fd/N"), never onto a joined path string: a rootfs that
 // holds symlinks to "/" or "/proc" cannot redirect a mount onto the host (CVE-2021-30465 class).
 // After pivot_root, masked paths are covered with /dev/null only once /dev/null is verified to be
-// the real character device 1:3, and /proc/sys writes are checked to land on procfs.
+// the real character device 1:3, and /proc/sys writes are checked to land on procfs. Binds with
+// flags (ro, nosuid, ...) are made detached and moved in with their flags already set
+// (bind_with_attrs), so none is ever writable in between.
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
@@ -53,6 +55,56 @@ unsigned long locked_flags(int fd) noexcept {
   return f;
 }
 
+// A bind of `source` onto `target` that is read-only (nosuid, ...) from the moment it appears:
+// the copy is made detached (open_tree), given its flags there (mount_setattr: only sets them, so
+// flags the kernel locked in a user namespace never need carrying over), then moved onto the
+// target fd (move_mount). Three calls and no /proc/self/fd lookups, where bind + remount took
+// five and left a moment in which the bind was writable. Returns false with nothing done when
+// the kernel lacks these calls (before 5.12) or a flag has no mount_setattr equivalent: the
+// caller falls back to bind + remount.
+constexpr std::uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4, kAttrNoexec = 0x8,
+                        kAttrNoatime = 0x10, kAttrStrictatime = 0x20, kAttrNodiratime = 0x80,
+                        kAttrAtimeMask = 0x70;
+constexpr unsigned kOpenTreeClone = 1, kAtRecursive = 0x8000, kAtEmptyPath = 0x1000,
+                   kMoveFEmpty = 0x4, kMoveTEmpty = 0x40;
+
+bool attrs_of(unsigned long flags, std::uint64_t* out, std::uint64_t* clear) noexcept {
+  const unsigned long known = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_STRICTATIME;
+  if (flags & ~known) return false;
+  std::uint64_t a = 0;
+  if (flags & MS_RDONLY) a |= kAttrRdonly;
+  if (flags & MS_NOSUID) a |= kAttrNosuid;
+  if (flags & MS_NODEV) a |= kAttrNodev;
+  if (flags & MS_NOEXEC) a |= kAttrNoexec;
+  if (flags & MS_NOATIME) a |= kAttrNoatime;
+  if (flags & MS_STRICTATIME) a |= kAttrStrictatime;
+  if (flags & MS_NODIRATIME) a |= kAttrNodiratime;
+  // The atime mode is one field: setting one means clearing the field (MOUNT_ATTR__ATIME).
+  *clear = (flags & (MS_NOATIME | MS_STRICTATIME)) ? kAttrAtimeMask : 0;
+  *out = a;
+  return true;
+}
+
+// Result: true = done; false = not available here (nothing done); error = it failed.
+Result<bool> bind_with_attrs(int src_dirfd, const char* src_path, int target_fd, bool recursive, unsigned long flags) noexcept {
+  sys::MountAttr attr;
+  if (!sys::features().new_mount_api || !attrs_of(flags, &attr.attr_set, &attr.attr_clr)) return false;
+  unsigned of = kOpenTreeClone | O_CLOEXEC | (recursive ? kAtRecursive : 0) | (src_path[0] ? 0 : kAtEmptyPath);
+  int tree = sys::open_tree_raw(src_dirfd, src_path, of);
+  if (tree < 0) {
+    if (errno == ENOSYS) return false;
+    return errno_error("open_tree");
+  }
+  sys::unique_fd t(tree);
+  // Only the top mount, as the remount this replaces: submounts keep their own flags.
+  if (sys::mount_setattr_raw(tree, "", kAtEmptyPath, &attr) < 0) {
+    if (errno == ENOSYS) return false;
+    return errno_error("mount_setattr");
+  }
+  if (sys::move_mount_raw(tree, "", target_fd, "", kMoveFEmpty | kMoveTEmpty) < 0) return errno_error("move_mount");
+  return true;
+}
+
 Result<void> remount_bind(const sys::RootFs& root, const char* target, unsigned long flags) noexcept {
   // Reopen: the fd used for the bind points below the new mount, not at it.
   auto fd = root.open_at(target, O_PATH);
@@ -74,12 +126,18 @@ Result<void> mount_one(const MountOp& m, const sys::RootFs& root) noexcept {
   auto target = m.source_is_file ? root.mkfile_p(m.target.c_str()) : root.mkdir_p(m.target.c_str());
   if (!target) return forward(std::move(target.error()), "mount '" + m.target + "'");
   FdPath tpath(target->get());
-  if (m.bind) {
+  bool done = false;
+  if (m.bind && m.remount) {
+    auto r = bind_with_attrs(AT_FDCWD, m.source.c_str(), target->get(), m.recursive, m.flags);
+    if (!r) return forward(std::move(r.error()), "bind '" + m.source + "' to '" + m.target + "'");
+    done = *r;
+  }
+  if (!done && m.bind) {
     unsigned long f = MS_BIND | (m.recursive ? MS_REC : 0);
     if (::mount(m.source.c_str(), tpath.c_str(), nullptr, f, nullptr) < 0)
       return errno_error("bind '" + m.source + "' to '" + m.target + "'");
     if (m.remount) VSRV_TRYC(remount_bind(root, m.target.c_str(), m.flags), "mount '" + m.target + "'");
-  } else {
+  } else if (!done) {
     const char* data = m.data.empty() ? nullptr : m.data.c_str();
     if (::mount(m.source.c_str(), tpath.c_str(), m.fstype.c_str(), m.flags, data) < 0)
       return errno_error("mount " + m.fstype + " on '" + m.target + "'");
@@ -221,6 +279,9 @@ Result<void> finish_rootfs(const ChildPlan& p) noexcept {
       if (fd.error().errnum == ENOENT) continue;
       return forward(std::move(fd.error()), "readonly '" + path + "'");
     }
+    auto done = bind_with_attrs(fd->get(), "", fd->get(), true, MS_RDONLY);
+    if (!done) return forward(std::move(done.error()), "readonly '" + path + "'");
+    if (*done) continue;
     if (::mount(FdPath(fd->get()).c_str(), FdPath(fd->get()).c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
       return errno_error("readonly '" + path + "'");
     VSRV_TRYC(remount_bind(root, path.c_str(), MS_RDONLY | MS_REC), "readonly '" + path + "'");

@@ -85,6 +85,12 @@ int move_mount_raw(int from_dirfd, const char* from_path, int to_dirfd, const ch
                    unsigned flags) noexcept {
   return static_cast<int>(::syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags));
 }
+int mount_setattr_raw(int dirfd, const char* path, unsigned flags, MountAttr* attr) noexcept {
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+  return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, path, flags, attr, sizeof *attr));
+}
 int fsopen_raw(const char* fsname, unsigned flags) noexcept {
   return static_cast<int>(::syscall(SYS_fsopen, fsname, flags));
 }

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,12 @@ int pivot_root_raw(const char* new_root, const char* put_old) noexcept;
 int open_tree_raw(int dirfd, const char* path, unsigned flags) noexcept;
 int move_mount_raw(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path,
                    unsigned flags) noexcept;
+// mount_setattr(2) (Linux 5.12) with its struct mount_attr spelled out: <linux/mount.h> and
+// glibc 2.36's <sys/mount.h> cannot be included together.
+struct MountAttr {
+  std::uint64_t attr_set = 0, attr_clr = 0, propagation = 0, userns_fd = 0;
+};
+int mount_setattr_raw(int dirfd, const char* path, unsigned flags, MountAttr* attr) noexcept;
 int fsopen_raw(const char* fsname, unsigned flags) noexcept;
 int fsconfig_raw(int fd, unsigned cmd, const char* key, const void* value, int aux) noexcept;
 int fsmount_raw(int fd, unsigned flags, unsigned attr_flags) noexcept;

@@ -310,6 +310,26 @@ def test_tmpfs_size_mode_and_bind_ro(bundle, tmp_path):
     assert not (src / "new").exists()
 
 
+@pytest.mark.parametrize("extra", [[], ["nosuid", "nodev", "noexec", "noatime"], ["sync"]],
+                         ids=["ro", "ro-nosuid-nodev-noexec-noatime", "ro-sync-remount-path"])
+def test_bind_with_flags_has_them_from_the_start(bundle, tmp_path, extra):
+    # Binds with flags are made detached and moved in with them set (open_tree, mount_setattr,
+    # move_mount); a flag mount_setattr has no word for ("sync") takes bind + remount instead.
+    src = tmp_path / "share"
+    src.mkdir()
+    b = bundle(["/bin/sh", "-c", "/probe mounts; /probe write /mnt/ro/new x"])
+    b.add_mount("/mnt/ro", "bind", str(src), ["rbind", "ro"] + extra)
+    r = b.run()
+    m = find_mount(r.out, "/mnt/ro")
+    flags = m[2].split(",")
+    assert "ro" in flags, m
+    for f in extra:
+        if f != "sync":
+            assert f in flags, (f, m)
+    assert "probe: /mnt/ro/new: EROFS" in r.err
+    assert not (src / "new").exists()
+
+
 def test_readonly_rootfs(bundle):
     r = probe_out(bundle, "write", "/x", "y", overrides={"root": {"readonly": True}}, rc=1)
     assert "EROFS" in r.err
