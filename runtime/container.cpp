@@ -23,6 +23,7 @@
 #include "runtime/exec_guard.h"
 #include "runtime/hooks.h"
 #include "runtime/launcher.h"
+#include "runtime/netns_prefetch.h"
 #include "runtime/network_glue.h"
 #include "runtime/seccomp_build.h"
 #include "runtime/sys/cloned_binary.h"
@@ -173,6 +174,8 @@ Result<Created> create(const CreateOptions& o) {
   }
   NetworkGlue net;
   VSRV_TRY(net.prepare(o.network, *spec, o.id, o.root));
+  NetnsPrefetch netns;  // made on another CPU while we make the state dir and cgroups
+  netns.start(*spec);
 
   // --- from here on, everything made is undone by Rollback on failure ---
   auto lock = create_dir_locked(o.root, o.id);
@@ -234,6 +237,7 @@ Result<Created> create(const CreateOptions& o) {
   if (const char* ns = ::getenv("NOTIFY_SOCKET"); ns && ns[0] == '/') in.notify_socket = ns;
   if (const char* lf = ::getenv("LISTEN_FDS"); lf) in.listen_fds = std::atoi(lf);
   in.extra_binds = net.bind_files();
+  in.netns_fd = netns.fd();
   auto plan = build_plan(*spec, in);
   if (!plan) return forward(std::move(plan.error()));
   net.adjust_plan(*plan);

@@ -21,27 +21,15 @@ namespace {
 // pidfs (Linux 6.11): an nsfs fd of the process's mount namespace, without a /proc path walk.
 constexpr unsigned long kPidfdGetMntNamespace = _IO(0xFF, 3);
 
-#if defined(__x86_64__)
-long raw3(long n, long a, long b, long c) {
-  long r;
-  asm volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-  return r;
-}
-#endif
-
 // The helper's stack: it closes two fd ranges and exits, so a few KiB is plenty.
 alignas(16) char helper_stack[16 * 1024];
 
 [[noreturn]] void helper_main(void* arg) {
-#if defined(__x86_64__)
   long keep = reinterpret_cast<std::intptr_t>(arg);
   // Only the namespace: a copy of, say, a lock fd would keep its flock past our close.
-  if (keep > 0) raw3(SYS_close_range, 0, keep - 1, 0);
-  raw3(SYS_close_range, keep + 1, ~0U, 0);
-  raw3(SYS_exit, 0, 0, 0);  // the last fput: the teardown, here
-#endif
-  for (;;) {
-  }
+  if (keep > 0) sys::raw_syscall(SYS_close_range, 0, keep - 1, 0);
+  sys::raw_syscall(SYS_close_range, keep + 1, ~0U, 0);
+  for (;;) sys::raw_syscall(SYS_exit, 0);  // the last fput: the teardown, here
 }
 
 }  // namespace

@@ -341,6 +341,14 @@ Result<ChildPlan> build_plan(const oci::Spec& spec, const PlanInputs& in) {
       any_join = true;
     }
   }
+  if ((fresh & CLONE_NEWNET) && in.netns_fd >= 0 && !(fresh & CLONE_NEWUSER)) {
+    // Made ahead, in our user namespace (which is the container's: it has none of its own).
+    // Joined like a path: the order of joins matters only for user namespaces, so the rest is
+    // still cloned fresh.
+    fresh &= ~static_cast<unsigned long>(CLONE_NEWNET);
+    p.joins.push_back(NsJoin{in.netns_fd, CLONE_NEWNET, "network namespace made ahead"});
+    p.netns_prefetched = true;
+  }
   p.new_userns = fresh & CLONE_NEWUSER;
   p.unshare_cgroup = fresh & CLONE_NEWCGROUP;
   p.unshare_time = fresh & CLONE_NEWTIME;
@@ -380,7 +388,7 @@ Result<ChildPlan> build_plan(const oci::Spec& spec, const PlanInputs& in) {
     else
       p.root_propagation = f | MS_REC;
   }
-  bool new_netns = (fresh & CLONE_NEWNET) != 0;
+  bool new_netns = (fresh & CLONE_NEWNET) != 0 || p.netns_prefetched;
   for (size_t i = 0; i < spec.mounts.size(); ++i)
     VSRV_TRY(plan_mount(spec.mounts[i], i, in, p.new_userns, new_netns, p));
   auto add_bind = [&](const std::string& src, const std::string& dst) {

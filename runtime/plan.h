@@ -72,6 +72,8 @@ struct PlanInputs {
   std::string notify_socket;          // host path of $NOTIFY_SOCKET, empty if unset
   int listen_fds = 0;                 // $LISTEN_FDS passed through
   std::vector<std::pair<std::string, std::string>> extra_binds;  // {host file, container path}, ro
+  // A new network namespace made ahead (runtime/netns_prefetch.h), joined instead of cloned.
+  int netns_fd = -1;
 };
 
 struct ChildPlan {
@@ -83,6 +85,7 @@ struct ChildPlan {
   std::string timens_offsets;       // "monotonic 5 0\nboottime 0 0\n"
   std::vector<NsJoin> joins;        // user first
   bool new_userns = false;
+  bool netns_prefetched = false;    // a new network namespace, joined from PlanInputs::netns_fd
   pid_t parent_pid = 0;             // for the PDEATHSIG race check
 
   // --- cgroup ---

@@ -49,6 +49,18 @@ pid_t clone3_raw(struct clone_args* args, size_t size) noexcept {
   return static_cast<pid_t>(::syscall(SYS_clone3, args, size));
 }
 
+long raw_syscall(long n, long a, long b, long c, long d) noexcept {
+#if defined(__x86_64__)
+  long r;
+  register long r10 asm("r10") = d;
+  asm volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  return r;
+#else
+  (void)n, (void)a, (void)b, (void)c, (void)d;
+  return -ENOSYS;
+#endif
+}
+
 pid_t clone3_on_stack(struct clone_args* args, void (*fn)(void*), void* arg) noexcept {
 #if defined(__x86_64__)
   long r = vsrv_clone3_on_stack(args, sizeof *args, fn, arg);

@@ -27,6 +27,11 @@ pid_t clone3_raw(struct clone_args* args, size_t size = sizeof(struct clone_args
 // -1 with ENOSYS where it is not implemented (x86-64 only), so the caller falls back to a copy.
 pid_t clone3_on_stack(struct clone_args* args, void (*fn)(void*), void* arg) noexcept;
 
+// A syscall that never touches errno: returns -errno. For helpers that run in our memory beside
+// us (CLONE_VM without CLONE_VFORK), where errno would be ours. x86-64; elsewhere -ENOSYS (no
+// such helpers are started there: clone3_on_stack says ENOSYS).
+long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0) noexcept;
+
 int pidfd_open(pid_t pid, unsigned flags = 0) noexcept;
 int pidfd_send_signal(int pidfd, int sig, siginfo_t* info = nullptr, unsigned flags = 0) noexcept;
 int openat2_raw(int dirfd, const char* path, struct open_how* how) noexcept;

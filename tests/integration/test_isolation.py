@@ -201,6 +201,22 @@ def test_new_namespaces_differ_from_host(bundle):
         assert v != os.readlink(f"/proc/self/ns/{n}"), f"{n} namespace shared with host"
 
 
+def test_fresh_netns_made_ahead_is_each_containers_own(bundle):
+    # create makes a new network namespace on another CPU while it makes the cgroups, and the
+    # init joins it (runtime/netns_prefetch.h): each container still gets its own, exec lands in
+    # the same one, and nothing of it reaches the container's fds.
+    a, b = bundle(probe_args("sleep", 60)), bundle(probe_args("sleep", 60))
+    a.run_detached()
+    b.run_detached()
+    na = os.readlink(f"/proc/{a.state()['pid']}/ns/net")
+    nb = os.readlink(f"/proc/{b.state()['pid']}/ns/net")
+    assert na != nb and os.readlink("/proc/self/ns/net") not in (na, nb)
+    r = a.exec(probe_args("readlink", "/proc/self/ns/net"))
+    assert r.rc == 0 and r.out.strip() == na, r
+    r = a.exec(probe_args("ls", "/proc/1/fd"))
+    assert r.rc == 0 and sorted(r.out.split()) == ["0", "1", "2"], r
+
+
 def test_join_netns_by_path(bundle):
     holder = subprocess.Popen(["unshare", "-n", "sleep", "60"])
     try:

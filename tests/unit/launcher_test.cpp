@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "runtime/launcher.h"
+#include "runtime/netns_prefetch.h"
 #include "runtime/sys/syscalls.h"
 
 using namespace vsrv::runtime;
@@ -111,4 +112,19 @@ TEST(Clone3OnStack, FailureIsMinusOneWithErrno) {
 #if defined(__x86_64__)
   EXPECT_EQ(errno, EINVAL);
 #endif
+}
+
+TEST(NetnsPrefetch, OnlyForAFreshNetworkNamespaceWithoutAUserNamespaceOnTwoCpus) {
+  vsrv::oci::Spec s;
+  s.linux = vsrv::oci::Linux{};
+  s.linux->namespaces = {{"pid", ""}, {"mount", ""}, {"network", ""}};
+  EXPECT_TRUE(NetnsPrefetch::applies(s, 2));
+  EXPECT_FALSE(NetnsPrefetch::applies(s, 1));  // nothing to overlap with
+  s.linux->namespaces[2].path = "/run/netns/x";
+  EXPECT_FALSE(NetnsPrefetch::applies(s, 16));  // joined, not made
+  s.linux->namespaces[2].path.clear();
+  s.linux->namespaces.push_back({"user", ""});
+  EXPECT_FALSE(NetnsPrefetch::applies(s, 16));  // it would belong to the wrong user namespace
+  s.linux.reset();
+  EXPECT_FALSE(NetnsPrefetch::applies(s, 16));
 }

@@ -49,6 +49,32 @@ TEST(Plan, JoinedNamespaceMovesTheRestToUnshare) {
   for (int fd : p->owned_fds) close(fd);
 }
 
+TEST(Plan, NetworkNamespaceMadeAheadIsJoinedAndTheRestStillCloned) {
+  PlanInputs in = inputs();
+  in.netns_fd = 42;  // runtime/netns_prefetch.h
+  auto p = build_plan(base_spec(), in);
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->clone_flags, unsigned(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC));
+  EXPECT_EQ(p->unshare_flags, 0u);
+  ASSERT_EQ(p->joins.size(), 1u);
+  EXPECT_EQ(p->joins[0].fd, 42);
+  EXPECT_EQ(p->joins[0].nstype, CLONE_NEWNET);
+  EXPECT_TRUE(p->owned_fds.empty());  // the prefetcher owns it
+}
+
+TEST(Plan, NetworkNamespaceMadeAheadIsNotUsedWithANewUserNamespace) {
+  auto s = base_spec();
+  s.linux->namespaces.push_back({"user", ""});
+  s.linux->uid_mappings = {{0, 100000, 65536}};
+  s.linux->gid_mappings = {{0, 100000, 65536}};
+  PlanInputs in = inputs();
+  in.netns_fd = 42;
+  auto p = build_plan(s, in);
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_TRUE(p->clone_flags & CLONE_NEWNET);
+  EXPECT_TRUE(p->joins.empty());
+}
+
 TEST(Plan, MountNamespaceIsRequired) {
   auto s = base_spec();
   s.linux->namespaces = {{"pid", ""}};
