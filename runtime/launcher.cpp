@@ -184,6 +184,7 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
   // here). The child runs on its own stack in our memory while we are suspended; the child
   // layer allocates nothing and ends in execve or _exit (runtime/child/child_main.h).
   std::optional<ChildStack> stack;
+  if (kSanitizer && can_share_memory(plan)) log::debug("spawn: the child is a copy: a sanitizer build shares no stacks");
   if (!kSanitizer && can_share_memory(plan)) {
     stack.emplace();
     if (!stack->ok()) stack.reset();
