@@ -18,12 +18,13 @@
 #include "config/passwd.h"
 #include "config/validate.h"
 #include "runtime/cgroup/manager.h"
+#include "runtime/cgroup/devices_bpf.h"
 #include "runtime/cgroup/resources.h"
 #include "runtime/control.h"
 #include "runtime/exec_guard.h"
 #include "runtime/hooks.h"
 #include "runtime/launcher.h"
-#include "runtime/netns_prefetch.h"
+#include "runtime/prefetch.h"
 #include "runtime/network_glue.h"
 #include "runtime/seccomp_build.h"
 #include "runtime/sys/cloned_binary.h"
@@ -174,8 +175,16 @@ Result<Created> create(const CreateOptions& o) {
   }
   NetworkGlue net;
   VSRV_TRY(net.prepare(o.network, *spec, o.id, o.root));
-  NetnsPrefetch netns;  // made on another CPU while we make the state dir and cgroups
-  netns.start(*spec);
+  // The devices the cgroup will allow, and on a cgroup2 host their eBPF filter: the program is
+  // loaded on another CPU, with the network namespace, while we make the state dir and cgroups.
+  std::optional<std::vector<oci::DeviceRule>> devices;
+  std::vector<bpf_insn> device_prog;
+  if (spec->linux && spec->linux->resources) {
+    devices = cgroup::container_devices(spec->linux->resources->devices, spec->linux->devices);
+    if (!devices->empty() && cgroup::unified_mounted()) device_prog = cgroup::device_filter(*devices);
+  }
+  Prefetch ahead;
+  ahead.start(*spec, &device_prog);
 
   // --- from here on, everything made is undone by Rollback on failure ---
   auto lock = create_dir_locked(o.root, o.id);
@@ -198,12 +207,16 @@ Result<Created> create(const CreateOptions& o) {
   cgroup::Manager* cg = &rb.cg.emplace(std::move(*resolved));
   st.cgroup = cg->to_json();
   VSRV_TRY(save(o.root, st));
+  log::step("create", o.id, "state saved");
   VSRV_TRY(cg->make());
+  log::step("create", o.id, "cgroup made");
   if (spec->linux && spec->linux->resources) {
     oci::Resources res = *spec->linux->resources;
-    res.devices = cgroup::container_devices(res.devices, spec->linux->devices);
+    res.devices = std::move(*devices);
+    cg->set_device_program(ahead.device_prog_fd());
     VSRV_TRYC(cg->apply(res, /*fresh=*/cg->made_all()), "cgroup");
   }
+  log::step("create", o.id, "limits written");
   // Saved again only if something changed since the first save: the directories make() found
   // made already (a concurrent create), or a network lease to record.
   std::string first_cgroup = std::move(st.cgroup);
@@ -237,7 +250,7 @@ Result<Created> create(const CreateOptions& o) {
   if (const char* ns = ::getenv("NOTIFY_SOCKET"); ns && ns[0] == '/') in.notify_socket = ns;
   if (const char* lf = ::getenv("LISTEN_FDS"); lf) in.listen_fds = std::atoi(lf);
   in.extra_binds = net.bind_files();
-  in.netns_fd = netns.fd();
+  in.netns_fd = ahead.netns_fd();
   auto plan = build_plan(*spec, in);
   if (!plan) return forward(std::move(plan.error()));
   net.adjust_plan(*plan);
@@ -296,8 +309,10 @@ Result<Created> create(const CreateOptions& o) {
     hs.pid = child_pid;
     return send_seccomp_listener(lx->seccomp->listener_path, listener, hs, lx->seccomp->listener_metadata);
   };
+  log::step("create", o.id, "plan built, cloning the init");
   auto sp = spawn(*plan, cg->clone_into_fd(), cb);
   if (!sp) return forward(std::move(sp.error()));
+  log::step("create", o.id, "init ready");
   rb.pid = sp->pid;
   rb.pidfd.reset(::fcntl(sp->pidfd.get(), F_DUPFD_CLOEXEC, 0));
   st.pid = sp->pid;

@@ -186,6 +186,7 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
     (void)remove(o.root, o.id, true);
     return forward(std::move(r.error()));
   }
+  log::step("run", o.id, "running");
   if (detach) return 0;
   MountNsHandoff mntns;  // declared before the removal below: its wait comes after it
   if (!keep && c->spec->linux &&
@@ -193,12 +194,16 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
                   [](const oci::Namespace& n) { return n.type == "mount" && n.path.empty(); }))
     mntns.hold(c->pidfd, c->state.pid);
   auto code = wait_foreground(c->state.pid, c->pidfd, c->console.get() >= 0 ? sys::borrowed_fd(c->console) : sys::borrowed_fd(-1));
+  log::step("run", o.id, "init exited");
   mntns.release_in_helper();
   if (!keep) {
     c->state.status = Status::Stopped;  // the init has been reaped: nothing to kill, only to remove
     if (auto r = under_lock([&] { return remove_loaded(o.root, c->state, c->spec.get(), true); }); !r)
       log::warn(r.error().message());
+    log::step("run", o.id, "removed");
   }
+  mntns.wait();
+  log::step("run", o.id, "mount namespace gone");
   return code;
 }
 

@@ -57,11 +57,14 @@ void MountNsHandoff::release_in_helper() {
   ns_.reset();  // no helper: the teardown is ours, here, as it would have been the init's
 }
 
-MountNsHandoff::~MountNsHandoff() {
+void MountNsHandoff::wait() {
   ns_.reset();
   if (helper_ > 0)
     while (::waitpid(helper_, nullptr, 0) < 0 && errno == EINTR) {
     }
+  helper_ = -1;
 }
+
+MountNsHandoff::~MountNsHandoff() { wait(); }
 
 }  // namespace vsrv::runtime

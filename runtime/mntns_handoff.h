@@ -29,7 +29,8 @@ class MountNsHandoff {
   void hold(sys::borrowed_fd pidfd, pid_t pid);
   // After the init was reaped: the helper gets the last reference and drops it.
   void release_in_helper();
-  // Waits for the helper (the namespace is gone then).
+  // Waits for the helper (the namespace is gone then); the destructor does too.
+  void wait();
   ~MountNsHandoff();
 
  private:

@@ -72,7 +72,7 @@ struct PlanInputs {
   std::string notify_socket;          // host path of $NOTIFY_SOCKET, empty if unset
   int listen_fds = 0;                 // $LISTEN_FDS passed through
   std::vector<std::pair<std::string, std::string>> extra_binds;  // {host file, container path}, ro
-  // A new network namespace made ahead (runtime/netns_prefetch.h), joined instead of cloned.
+  // A new network namespace made ahead (runtime/prefetch.h), joined instead of cloned.
   int netns_fd = -1;
 };
 

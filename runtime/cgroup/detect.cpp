@@ -90,6 +90,13 @@ Hierarchies parse_mountinfo(std::string_view text) {
   return h;
 }
 
+bool unified_mounted() {
+  struct statfs f;
+  for (const char* p : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
+    if (::statfs(p, &f) == 0 && f.f_type == CGROUP2_SUPER_MAGIC) return true;
+  return false;
+}
+
 Result<Hierarchies> discover() {
   auto mi = sys::read_file("/proc/self/mountinfo");
   if (!mi) return forward(std::move(mi.error()), "detect cgroup hierarchies");

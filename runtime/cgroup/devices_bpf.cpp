@@ -79,7 +79,16 @@ std::vector<bpf_insn> device_filter(const std::vector<oci::DeviceRule>& rules) {
   return p;
 }
 
-Result<void> attach_device_filter(int cgroup_fd, const std::vector<oci::DeviceRule>& rules) {
+Result<void> attach_device_filter(int cgroup_fd, const std::vector<oci::DeviceRule>& rules, int loaded) {
+  if (loaded >= 0) {
+    union bpf_attr att {};
+    att.target_fd = static_cast<std::uint32_t>(cgroup_fd);
+    att.attach_bpf_fd = static_cast<std::uint32_t>(loaded);
+    att.attach_type = BPF_CGROUP_DEVICE;
+    att.attach_flags = BPF_F_ALLOW_MULTI;
+    if (bpf(BPF_PROG_ATTACH, &att) == 0) return {};
+    // Refused for a reason of its own? Load and attach the usual way, for the usual message.
+  }
   auto prog = device_filter(rules);
   static const char kLicense[] = "GPL";
   static char log[4096];

@@ -21,6 +21,7 @@ std::vector<bpf_insn> device_filter(const std::vector<oci::DeviceRule>& rules);
 
 // Loads device_filter(rules) and attaches it to the cgroup directory `cgroup_fd`
 // (BPF_F_ALLOW_MULTI: a request must pass every attached program, so a later update only narrows).
-Result<void> attach_device_filter(int cgroup_fd, const std::vector<oci::DeviceRule>& rules);
+// `loaded` >= 0: that program, already loaded from device_filter(rules) (runtime/prefetch.h).
+Result<void> attach_device_filter(int cgroup_fd, const std::vector<oci::DeviceRule>& rules, int loaded = -1);
 
 }  // namespace vsrv::cgroup

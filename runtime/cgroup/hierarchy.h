@@ -30,6 +30,9 @@ struct Hierarchies {
 Hierarchies parse_mountinfo(std::string_view text);
 // Reads statfs(/sys/fs/cgroup), /proc/self/mountinfo and the unified cgroup.controllers.
 Result<Hierarchies> discover();
+// Whether cgroup2 is mounted where a v2 host (/sys/fs/cgroup) or a hybrid one
+// (/sys/fs/cgroup/unified) has it: two statfs, for a guess made before discover() runs.
+bool unified_mounted();
 
 // /proc/<pid>/cgroup text -> controller -> path; the v2 entry ("0::/x") is keyed "".
 // "cpu,cpuacct:/x" gives both "cpu" and "cpuacct".

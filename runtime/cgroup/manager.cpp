@@ -382,7 +382,7 @@ Result<void> Manager::apply(const oci::Resources& r, bool fresh) const {
       opened.reset(::open(paths_.at("unified").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       fd = opened.get();
     }
-    auto a = fd < 0 ? Result<void>(errno_error("open '" + paths_.at("unified") + "'")) : attach_device_filter(fd, r.devices);
+    auto a = fd < 0 ? Result<void>(errno_error("open '" + paths_.at("unified") + "'")) : attach_device_filter(fd, r.devices, device_prog_);
     if (!a && layout_ == Layout::V2) {
       put_back(undo);
       return forward(std::move(a.error()));

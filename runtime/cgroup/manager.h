@@ -78,6 +78,9 @@ class Manager {
   // refused value needs no rollback (create removes the whole cgroup) and the old values are
   // not read first.
   Result<void> apply(const oci::Resources& r, bool fresh = false) const;
+  // The device filter program for r.devices, loaded ahead (runtime/prefetch.h); borrowed: it must
+  // stay open until apply() returns. apply() attaches it instead of loading its own.
+  void set_device_program(int fd) { device_prog_ = fd; }
   Result<std::vector<pid_t>> pids() const;
   Result<void> kill_all(int sig) const;
   Result<void> freeze(bool frozen) const;
@@ -112,6 +115,7 @@ class Manager {
   std::vector<std::string> created_;  // directories vsrv made, deepest last
   std::vector<std::pair<std::string, std::string>> to_make_;  // (mount, path) until make()
   sys::unique_fd v2_dir_;
+  int device_prog_ = -1;  // borrowed (set_device_program)
   Layout layout_ = Layout::V1;
   std::string cgroup_path_;
   std::string v2_root_;                   // cgroup2 mount point; empty when none

@@ -93,6 +93,12 @@ void write(Level level, std::string_view msg) {
   (void)!::write(g_fd, line.data(), line.size());
 }
 
+bool debug_enabled() { return g_debug; }
+
+void step(const char* what, const std::string& id, const char* s) {
+  if (g_debug) write(Level::Debug, std::string(what) + " '" + id + "': " + s);
+}
+
 void error(std::string_view m) {
   write(Level::Error, m);
   dprintf(2, "vsrv: %.*s\n", int(m.size()), m.data());

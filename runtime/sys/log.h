@@ -20,6 +20,11 @@ struct Config {
 void init(const Config& c);
 void write(Level level, std::string_view msg);
 inline void debug(std::string_view m) { write(Level::Debug, m); }
+// Whether debug lines are written: build a message only then.
+bool debug_enabled();
+// A debug line "<what> '<id>': <step>": the steps of create and run, which with --log carry
+// nanosecond timestamps (where a start's time goes, on any machine).
+void step(const char* what, const std::string& id, const char* step);
 inline void info(std::string_view m) { write(Level::Info, m); }
 inline void warn(std::string_view m) { write(Level::Warn, m); }
 // Error: to the log file and to stderr ("vsrv: msg").

@@ -386,6 +386,19 @@ def test_config_device(bundle):
     assert r.out.rstrip().endswith("ok")
 
 
+def test_device_not_allowed_is_refused(bundle):
+    # The container's root has CAP_MKNOD, but a device its rules do not allow can be neither made
+    # ("m") nor opened: by the v1 devices controller, and on cgroup2 by the eBPF filter (loaded on
+    # another CPU while create makes the cgroup: runtime/prefetch.h).
+    b = bundle(["/bin/sh", "-c", "mknod /dev/vsrvmem c 1 1 && /probe cat /dev/vsrvmem; "
+                "mknod /dev/vsrvdisk b 8 0 && /probe cat /dev/vsrvdisk; /probe cat /dev/null; echo END"])
+    r = b.run()
+    assert "END" in r.out, r
+    for d in ("vsrvmem", "vsrvdisk"):
+        assert f"mknod: /dev/{d}: Operation not permitted" in r.err or f"probe: /dev/{d}: EPERM" in r.err, r
+    assert "probe: /dev/null" not in r.err, r
+
+
 def test_masked_paths(bundle):
     b = bundle(["/bin/sh", "-c", "/probe cat /proc/kcore; echo END; /probe ls /sys/firmware; echo END2; /probe mounts"])
     masked = b.linux.setdefault("maskedPaths", [])

@@ -14,7 +14,7 @@
 #include <cstring>
 
 #include "runtime/launcher.h"
-#include "runtime/netns_prefetch.h"
+#include "runtime/prefetch.h"
 #include "runtime/sys/syscalls.h"
 
 using namespace vsrv::runtime;
@@ -114,17 +114,16 @@ TEST(Clone3OnStack, FailureIsMinusOneWithErrno) {
 #endif
 }
 
-TEST(NetnsPrefetch, OnlyForAFreshNetworkNamespaceWithoutAUserNamespaceOnTwoCpus) {
+TEST(Prefetch, NetnsOnlyForAFreshNetworkNamespaceWithoutAUserNamespace) {
   vsrv::oci::Spec s;
   s.linux = vsrv::oci::Linux{};
   s.linux->namespaces = {{"pid", ""}, {"mount", ""}, {"network", ""}};
-  EXPECT_TRUE(NetnsPrefetch::applies(s, 2));
-  EXPECT_FALSE(NetnsPrefetch::applies(s, 1));  // nothing to overlap with
+  EXPECT_TRUE(Prefetch::netns_applies(s));
   s.linux->namespaces[2].path = "/run/netns/x";
-  EXPECT_FALSE(NetnsPrefetch::applies(s, 16));  // joined, not made
+  EXPECT_FALSE(Prefetch::netns_applies(s));  // joined, not made
   s.linux->namespaces[2].path.clear();
   s.linux->namespaces.push_back({"user", ""});
-  EXPECT_FALSE(NetnsPrefetch::applies(s, 16));  // it would belong to the wrong user namespace
+  EXPECT_FALSE(Prefetch::netns_applies(s));  // it would belong to the wrong user namespace
   s.linux.reset();
-  EXPECT_FALSE(NetnsPrefetch::applies(s, 16));
+  EXPECT_FALSE(Prefetch::netns_applies(s));
 }

@@ -51,7 +51,7 @@ TEST(Plan, JoinedNamespaceMovesTheRestToUnshare) {
 
 TEST(Plan, NetworkNamespaceMadeAheadIsJoinedAndTheRestStillCloned) {
   PlanInputs in = inputs();
-  in.netns_fd = 42;  // runtime/netns_prefetch.h
+  in.netns_fd = 42;  // runtime/prefetch.h
   auto p = build_plan(base_spec(), in);
   ASSERT_TRUE(p) << p.error().message();
   EXPECT_EQ(p->clone_flags, unsigned(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC));

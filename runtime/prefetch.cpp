@@ -1,0 +1,125 @@
+// runtime/prefetch.cpp: see prefetch.h.
+#include "runtime/prefetch.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "runtime/sys/syscalls.h"
+
+namespace vsrv::runtime {
+namespace {
+
+alignas(16) char helper_stack[16 * 1024];
+const char kLicense[] = "GPL";
+
+[[noreturn]] void helper_main(void* arg) {
+  auto* w = static_cast<Prefetch::Work*>(arg);
+  // The program first: the cgroup limits, which attach it, come before the plan, which joins
+  // the namespace.
+  if (w->insns) {
+    union bpf_attr load {};
+    load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    load.insns = reinterpret_cast<std::uint64_t>(w->insns);
+    load.insn_cnt = w->insn_cnt;
+    load.license = reinterpret_cast<std::uint64_t>(kLicense);
+    w->prog_result = sys::raw_syscall(SYS_bpf, BPF_PROG_LOAD, reinterpret_cast<long>(&load), sizeof load);
+    __atomic_store_n(&w->prog_done, 1, __ATOMIC_RELEASE);
+    sys::raw_syscall(SYS_futex, reinterpret_cast<long>(&w->prog_done), FUTEX_WAKE_PRIVATE, 1);
+  }
+  if (w->netns) {
+    long r = sys::raw_syscall(SYS_unshare, CLONE_NEWNET);
+    if (r == 0)
+      r = sys::raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/ns/net"), O_RDONLY | O_CLOEXEC);
+    w->netns_result = r;
+  }
+  for (;;) sys::raw_syscall(SYS_exit, 0);
+}
+
+int cpu_count() {
+  cpu_set_t set;
+  return ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+}  // namespace
+
+bool Prefetch::netns_applies(const oci::Spec& spec) {
+  if (!spec.linux) return false;
+  bool new_net = false;
+  for (const auto& n : spec.linux->namespaces) {
+    if (n.type == "user") return false;
+    if (n.type == "network" && n.path.empty()) new_net = true;
+  }
+  return new_net;
+}
+
+void Prefetch::start(const oci::Spec& spec, const std::vector<bpf_insn>* device_prog) {
+#if defined(__SANITIZE_ADDRESS__)
+  return;  // ASan tracks one stack per thread: no helper on a stack of ours
+#endif
+  work_.netns = netns_applies(spec);
+  if (device_prog && !device_prog->empty()) {
+    work_.insns = device_prog->data();
+    work_.insn_cnt = static_cast<unsigned>(device_prog->size());
+  }
+  if ((!work_.netns && !work_.insns) || cpu_count() < 2) return;  // nothing to overlap with
+  struct clone_args args {};
+  args.flags = CLONE_VM | CLONE_FILES;
+  args.exit_signal = SIGCHLD;
+  args.stack = reinterpret_cast<std::uint64_t>(helper_stack);
+  args.stack_size = sizeof helper_stack;
+  pid_t p = sys::clone3_on_stack(&args, helper_main, &work_);
+  if (p > 0) helper_ = p;
+}
+
+void Prefetch::wait() {
+  if (helper_ <= 0) return;
+  while (::waitpid(helper_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  helper_ = -1;
+  if (work_.netns && work_.netns_result >= 0) netns_fd_ = static_cast<int>(work_.netns_result);
+  if (work_.insns && work_.prog_result >= 0 && prog_fd_ < 0) prog_fd_ = static_cast<int>(work_.prog_result);
+}
+
+int Prefetch::netns_fd() {
+  wait();
+  return netns_fd_;
+}
+
+int Prefetch::device_prog_fd() {
+  if (helper_ > 0 && work_.insns) {
+    // Only the program: the namespace may still be in the making. A helper gone without a word
+    // (killed) is noticed within a millisecond.
+    struct timespec ms = {0, 1000000};
+    while (!__atomic_load_n(&work_.prog_done, __ATOMIC_ACQUIRE)) {
+      ::syscall(SYS_futex, &work_.prog_done, FUTEX_WAIT_PRIVATE, 0, &ms, nullptr, 0);
+      if (!__atomic_load_n(&work_.prog_done, __ATOMIC_ACQUIRE) && ::waitpid(helper_, nullptr, WNOHANG) == helper_) {
+        helper_ = -1;
+        break;
+      }
+    }
+    if (__atomic_load_n(&work_.prog_done, __ATOMIC_ACQUIRE) && work_.prog_result >= 0) {
+      prog_fd_ = static_cast<int>(work_.prog_result);
+      work_.prog_result = -1;  // taken: wait() must not take it twice
+    }
+    return prog_fd_;
+  }
+  wait();
+  return prog_fd_;
+}
+
+Prefetch::~Prefetch() {
+  wait();
+  if (netns_fd_ >= 0) ::close(netns_fd_);
+  if (prog_fd_ >= 0) ::close(prog_fd_);
+}
+
+}  // namespace vsrv::runtime

@@ -1,0 +1,60 @@
+// runtime/prefetch.h: what create makes on another CPU while it makes the state dir and the
+// cgroups: the kernel objects of a start that need nothing create computes after the config.
+//
+// - **A new network namespace** (setup_net: loopback, sysctl tables, every protocol's
+//   per-namespace state: ~0.3 ms here, the largest single kernel cost of a start). The init
+//   joins it with setns() instead of cloning a fresh one. It is the same namespace either way
+//   only without a new user namespace (a network namespace belongs to the user namespace it was
+//   made in), so only then.
+// - **The eBPF device filter** of a cgroup v2 (or hybrid) host: BPF_PROG_LOAD, whose verifier
+//   and JIT take ~0.4 ms here. The parent builds the program from the rules first; the cgroup
+//   manager attaches the loaded program (runtime/cgroup/manager.h, set_device_program).
+//
+// One helper does both, in turn, when there is a second CPU to run it on. It shares our memory
+// and fd table (CLONE_VM | CLONE_FILES: its fds are ours), runs on its own small stack and makes
+// raw syscalls only (no errno, no libc state). Whatever fails, create makes it the usual way (and
+// reports that way's error). Nothing outlives create: the fds are closed when this object goes,
+// by which time the init holds the namespace and the cgroup the program.
+#pragma once
+#include <linux/bpf.h>
+#include <sys/types.h>
+
+#include <vector>
+
+#include "config/oci_spec.h"
+
+namespace vsrv::runtime {
+
+class Prefetch {
+ public:
+  Prefetch() = default;
+  Prefetch(const Prefetch&) = delete;
+  Prefetch& operator=(const Prefetch&) = delete;
+  ~Prefetch();
+
+  // Whether a network namespace made ahead would be the one the container asks for (pure).
+  static bool netns_applies(const oci::Spec& spec);
+  // Starts the helper for what applies; `device_prog` (the filter's instructions, or null) must
+  // stay alive until the results are taken. Best effort; nothing on one CPU.
+  void start(const oci::Spec& spec, const std::vector<bpf_insn>* device_prog);
+  // Wait for the helper; the fds stay owned here. -1: none, make it the usual way.
+  int netns_fd();
+  int device_prog_fd();
+
+  // What the helper is asked to do and where it leaves the results (shared memory).
+  struct Work {
+    bool netns = false;
+    const bpf_insn* insns = nullptr;
+    unsigned insn_cnt = 0;
+    long netns_result = -1, prog_result = -1;  // written by the helper: an fd, or -errno
+    int prog_done = 0;  // 1 once prog_result is written (a futex: the program is wanted first)
+  };
+
+ private:
+  void wait();
+  pid_t helper_ = -1;
+  Work work_;
+  int netns_fd_ = -1, prog_fd_ = -1;
+};
+
+}  // namespace vsrv::runtime
