@@ -2,13 +2,14 @@
 # scripts/device-v2.sh: runs on the cgroup v2 device machine, from the repo root, with .device/
 # carried (scripts/device-pack.sh made it here). In order, each stage under its own time limit so
 # that a slow one cannot cost the others their results:
-#   1. the benchmark's key rows (run, exec) against runc and crun on real cgroup v2;
+#   1. the benchmark's key rows (run, exec) against runc and crun on real cgroup v2, and where a
+#      run's time goes (bench/phases.py);
 #   2. the unit tests;
 #   3. every integration test but the podman/containerd ones (the device has neither);
 #   4. the scale test with 400 containers;
 #   5. the benchmark's other rows, with what time is left.
 # Results go to $OUT (or /tmp/vsrv-v2): machine.txt, summary.txt, unit.txt, integration.txt,
-# scale.txt, bench-key.txt, bench-rest.txt.   DEVICE_BUDGET_S (default 400) bounds the whole run.
+# scale.txt, bench-key.txt, phases.txt, bench-rest.txt.   DEVICE_BUDGET_S (default 400) bounds the whole run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/vsrv-v2}
@@ -41,6 +42,9 @@ bench() {   # bench <name> <seconds> <bench.py args...>: runc, crun and their li
 # .device/vsrv-before (optional, copied there by hand): an older vsrv, measured interleaved as a variant.
 before=(); [[ -x $d/vsrv-before ]] && before=(--vsrv-variant "before=$d/vsrv-before")
 bench key 120 --only 1,1x,4 --runs 100 "${before[@]}"
+# Where a run's time goes here, step by step (bench/phases.py).
+timeout -k 5 60 python3 bench/phases.py --vsrv "$d/vsrv" --busybox "$d/busybox" --runs 300 > "$out/phases.txt" 2>&1
+echo "phases rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
 LD_LIBRARY_PATH=$d/lib timeout -k 5 90 "$d/vsrv_unit_tests" > "$out/unit.txt" 2>&1
 echo "unit rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
 tmo=$(python3 -c 'import pytest_timeout' 2>/dev/null && echo "--timeout=90" || true)

@@ -228,10 +228,20 @@ Result<void> Manager::enable_v2_controllers(const std::set<std::string>& wanted)
   for (auto& d : dirs_below(v2_root_, leaf.substr(v2_root_.size()))) dirs.push_back(std::move(d));
   dirs.pop_back();  // not the leaf itself: "no internal processes"
   for (const auto& d : dirs) {
+    // Only what is missing, in one write ("+cpu +memory"); usually nothing is.
+    std::set<std::string> have;
+    if (auto t = sys::read_file(d + "/cgroup.subtree_control"); t) {
+      std::istringstream in(*t);
+      for (std::string c; in >> c;) have.insert(c);
+    }
+    std::string all;
+    for (const auto& c : wanted)
+      if (!have.count(c)) all += (all.empty() ? "+" : " +") + c;
+    if (all.empty() || sys::write_file(d + "/cgroup.subtree_control", all)) continue;
     for (const auto& c : wanted) {
       // A controller the parent cannot give (e.g. cpuset without delegation) is skipped here;
       // writing a limit for it later gives a clear error.
-      (void)sys::write_file(d + "/cgroup.subtree_control", "+" + c);
+      if (!have.count(c)) (void)sys::write_file(d + "/cgroup.subtree_control", "+" + c);
     }
   }
   return {};
