@@ -18,7 +18,7 @@
 namespace vsrv::runtime {
 namespace {
 
-alignas(16) char helper_stack[16 * 1024];
+alignas(16) char helper_stack[2][16 * 1024];
 const char kLicense[] = "GPL";
 
 [[noreturn]] void helper_main(void* arg) {
@@ -65,59 +65,76 @@ void Prefetch::start(const oci::Spec& spec, const std::vector<bpf_insn>* device_
 #if defined(__SANITIZE_ADDRESS__)
   return;  // ASan tracks one stack per thread: no helper on a stack of ours
 #endif
-  work_.netns = netns_applies(spec);
-  if (device_prog && !device_prog->empty()) {
-    work_.insns = device_prog->data();
-    work_.insn_cnt = static_cast<unsigned>(device_prog->size());
+  bool net = netns_applies(spec), prog = device_prog && !device_prog->empty();
+  int cpus = cpu_count();
+  if ((!net && !prog) || cpus < 2) return;  // nothing to overlap with
+  int n = net && prog && cpus >= 3 ? 2 : 1;
+  if (prog) {
+    work_[0].insns = device_prog->data();
+    work_[0].insn_cnt = static_cast<unsigned>(device_prog->size());
   }
-  if ((!work_.netns && !work_.insns) || cpu_count() < 2) return;  // nothing to overlap with
-  struct clone_args args {};
-  args.flags = CLONE_VM | CLONE_FILES;
-  args.exit_signal = SIGCHLD;
-  args.stack = reinterpret_cast<std::uint64_t>(helper_stack);
-  args.stack_size = sizeof helper_stack;
-  pid_t p = sys::clone3_on_stack(&args, helper_main, &work_);
-  if (p > 0) helper_ = p;
+  work_[n - 1].netns = net;
+  for (int i = 0; i < n; ++i) {
+    struct clone_args args {};
+    args.flags = CLONE_VM | CLONE_FILES;
+    args.exit_signal = SIGCHLD;
+    args.stack = reinterpret_cast<std::uint64_t>(helper_stack[i]);
+    args.stack_size = sizeof helper_stack[i];
+    pid_t p = sys::clone3_on_stack(&args, helper_main, &work_[i]);
+    if (p > 0) helper_[i] = p;
+  }
 }
 
-void Prefetch::wait() {
-  if (helper_ <= 0) return;
-  while (::waitpid(helper_, nullptr, 0) < 0 && errno == EINTR) {
+// Takes what helper i left (once).
+void Prefetch::take(int i) {
+  Work& w = work_[i];
+  if (w.netns && w.netns_result >= 0 && netns_fd_ < 0) netns_fd_ = static_cast<int>(w.netns_result);
+  if (w.insns && __atomic_load_n(&w.prog_done, __ATOMIC_ACQUIRE) && w.prog_result >= 0 && prog_fd_ < 0)
+    prog_fd_ = static_cast<int>(w.prog_result);
+  w.netns_result = w.prog_result = -1;
+}
+
+void Prefetch::wait(int i) {
+  if (helper_[i] <= 0) return;
+  while (::waitpid(helper_[i], nullptr, 0) < 0 && errno == EINTR) {
   }
-  helper_ = -1;
-  if (work_.netns && work_.netns_result >= 0) netns_fd_ = static_cast<int>(work_.netns_result);
-  if (work_.insns && work_.prog_result >= 0 && prog_fd_ < 0) prog_fd_ = static_cast<int>(work_.prog_result);
+  helper_[i] = -1;
+  take(i);
 }
 
 int Prefetch::netns_fd() {
-  wait();
+  for (int i = 0; i < 2; ++i)
+    if (work_[i].netns) wait(i);
   return netns_fd_;
 }
 
 int Prefetch::device_prog_fd() {
-  if (helper_ > 0 && work_.insns) {
+  Work& w = work_[0];
+  if (helper_[0] > 0 && w.insns) {
     // Only the program: the namespace may still be in the making. A helper gone without a word
     // (killed) is noticed within a millisecond.
     struct timespec ms = {0, 1000000};
-    while (!__atomic_load_n(&work_.prog_done, __ATOMIC_ACQUIRE)) {
-      ::syscall(SYS_futex, &work_.prog_done, FUTEX_WAIT_PRIVATE, 0, &ms, nullptr, 0);
-      if (!__atomic_load_n(&work_.prog_done, __ATOMIC_ACQUIRE) && ::waitpid(helper_, nullptr, WNOHANG) == helper_) {
-        helper_ = -1;
-        break;
+    while (!__atomic_load_n(&w.prog_done, __ATOMIC_ACQUIRE)) {
+      ::syscall(SYS_futex, &w.prog_done, FUTEX_WAIT_PRIVATE, 0, &ms, nullptr, 0);
+      if (!__atomic_load_n(&w.prog_done, __ATOMIC_ACQUIRE) && ::waitpid(helper_[0], nullptr, WNOHANG) == helper_[0]) {
+        helper_[0] = -1;
+        take(0);
+        return prog_fd_;
       }
     }
-    if (__atomic_load_n(&work_.prog_done, __ATOMIC_ACQUIRE) && work_.prog_result >= 0) {
-      prog_fd_ = static_cast<int>(work_.prog_result);
-      work_.prog_result = -1;  // taken: wait() must not take it twice
+    if (__atomic_load_n(&w.prog_done, __ATOMIC_ACQUIRE) && w.prog_result >= 0 && prog_fd_ < 0) {
+      prog_fd_ = static_cast<int>(w.prog_result);
+      w.prog_result = -1;
     }
     return prog_fd_;
   }
-  wait();
+  wait(0);
   return prog_fd_;
 }
 
 Prefetch::~Prefetch() {
-  wait();
+  wait(0);
+  wait(1);
   if (netns_fd_ >= 0) ::close(netns_fd_);
   if (prog_fd_ >= 0) ::close(prog_fd_);
 }

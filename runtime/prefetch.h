@@ -10,7 +10,8 @@
 //   and JIT take ~0.4 ms here. The parent builds the program from the rules first; the cgroup
 //   manager attaches the loaded program (runtime/cgroup/manager.h, set_device_program).
 //
-// One helper does both, in turn, when there is a second CPU to run it on. It shares our memory
+// A helper for each when there are three CPUs or more (the program first otherwise, in one
+// helper), and nothing on one CPU. Each helper shares our memory
 // and fd table (CLONE_VM | CLONE_FILES: its fds are ours), runs on its own small stack and makes
 // raw syscalls only (no errno, no libc state). Whatever fails, create makes it the usual way (and
 // reports that way's error). Nothing outlives create: the fds are closed when this object goes,
@@ -51,9 +52,10 @@ class Prefetch {
   };
 
  private:
-  void wait();
-  pid_t helper_ = -1;
-  Work work_;
+  void wait(int i);
+  void take(int i);
+  pid_t helper_[2] = {-1, -1};
+  Work work_[2];
   int netns_fd_ = -1, prog_fd_ = -1;
 };
 
