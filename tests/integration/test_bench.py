@@ -135,3 +135,20 @@ def test_no_failures_and_no_leftovers(quick_run):
         assert not os.path.exists(os.path.join("/sys/fs/cgroup", ctrl, "vsrvbench")), f"cgroup left in {ctrl}"
     new = _podman_cgroups() - PODMAN_CGROUPS_BEFORE
     assert not new, f"row 6p left podman's cgroups: {sorted(new)}"
+
+
+def test_phases_prints_every_step_of_a_run():
+    # bench/phases.py: where the time of a `vsrv run` goes, from create's and run's --debug steps.
+    if os.geteuid() != 0:
+        pytest.skip("phases.py runs containers: needs root")
+    busybox = os.environ.get("VSRV_BUSYBOX") or shutil.which("busybox") or "/bin/busybox"
+    if not os.path.exists(busybox):
+        pytest.skip("busybox-static not installed (scripts/deps.sh installs it)")
+    r = subprocess.run(["python3", str(REPO / "bench" / "phases.py"), "--vsrv", VSRV_BIN, "--busybox", busybox,
+                        "--runs", "3"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for step in ("state saved", "cgroup made", "limits written", "plan built, cloning the init", "init ready",
+                 "running", "init exited", "removed", "mount namespace gone"):
+        assert re.search(rf"-> {re.escape(step)}\s+{CELL}", r.stdout), (step, r.stdout)
+    assert re.search(rf"whole command .* {CELL}", r.stdout), r.stdout
+    assert not any(p.name.startswith("vsrvphases") for p in Path("/sys/fs/cgroup").glob("*/vsrvphases*"))
