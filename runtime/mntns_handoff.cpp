@@ -47,21 +47,15 @@ void MountNsHandoff::release_in_helper() {
   return;
 #endif
   if (!ns_) return;
-  struct clone_args args {};
-  args.flags = CLONE_VM;
-  args.exit_signal = SIGCHLD;
-  args.stack = reinterpret_cast<std::uint64_t>(helper_stack);
-  args.stack_size = sizeof helper_stack;
-  pid_t p = sys::clone3_on_stack(&args, helper_main, reinterpret_cast<void*>(static_cast<std::intptr_t>(ns_.get())));
+  pid_t p = sys::start_vm_helper(helper_main, reinterpret_cast<void*>(static_cast<std::intptr_t>(ns_.get())),
+                                 helper_stack, sizeof helper_stack);
   if (p > 0) helper_ = p;
   ns_.reset();  // no helper: the teardown is ours, here, as it would have been the init's
 }
 
 void MountNsHandoff::wait() {
   ns_.reset();
-  if (helper_ > 0)
-    while (::waitpid(helper_, nullptr, 0) < 0 && errno == EINTR) {
-    }
+  sys::reap(helper_);
   helper_ = -1;
 }
 

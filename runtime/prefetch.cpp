@@ -75,12 +75,7 @@ void Prefetch::start(const oci::Spec& spec, const std::vector<bpf_insn>* device_
   }
   work_[n - 1].netns = net;
   for (int i = 0; i < n; ++i) {
-    struct clone_args args {};
-    args.flags = CLONE_VM | CLONE_FILES;
-    args.exit_signal = SIGCHLD;
-    args.stack = reinterpret_cast<std::uint64_t>(helper_stack[i]);
-    args.stack_size = sizeof helper_stack[i];
-    pid_t p = sys::clone3_on_stack(&args, helper_main, &work_[i]);
+    pid_t p = sys::start_vm_helper(helper_main, &work_[i], helper_stack[i], sizeof helper_stack[i], CLONE_FILES);
     if (p > 0) helper_[i] = p;
   }
 }
@@ -96,8 +91,7 @@ void Prefetch::take(int i) {
 
 void Prefetch::wait(int i) {
   if (helper_[i] <= 0) return;
-  while (::waitpid(helper_[i], nullptr, 0) < 0 && errno == EINTR) {
-  }
+  sys::reap(helper_[i]);
   helper_[i] = -1;
   take(i);
 }

@@ -1,8 +1,10 @@
 // runtime/sys/syscalls.cpp: raw syscall wrappers and small file helpers (see syscalls.h).
 #include "runtime/sys/syscalls.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,6 +49,22 @@ namespace vsrv::sys {
 
 pid_t clone3_raw(struct clone_args* args, size_t size) noexcept {
   return static_cast<pid_t>(::syscall(SYS_clone3, args, size));
+}
+
+pid_t start_vm_helper(void (*fn)(void*), void* arg, void* stack, size_t stack_size,
+                      std::uint64_t extra_flags) noexcept {
+  struct clone_args args {};
+  args.flags = CLONE_VM | extra_flags;
+  args.exit_signal = SIGCHLD;
+  args.stack = reinterpret_cast<std::uint64_t>(stack);
+  args.stack_size = stack_size;
+  return clone3_on_stack(&args, fn, arg);
+}
+
+void reap(pid_t pid) noexcept {
+  if (pid > 0)
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
 }
 
 long raw_syscall(long n, long a, long b, long c, long d) noexcept {

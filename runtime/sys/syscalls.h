@@ -27,6 +27,14 @@ pid_t clone3_raw(struct clone_args* args, size_t size = sizeof(struct clone_args
 // -1 with ENOSYS where it is not implemented (x86-64 only), so the caller falls back to a copy.
 pid_t clone3_on_stack(struct clone_args* args, void (*fn)(void*), void* arg) noexcept;
 
+// A helper process that shares our memory (CLONE_VM | `extra_flags`) and runs fn(arg) on
+// `stack` (16-byte aligned): it must make raw syscalls only (below) and end in SYS_exit. SIGCHLD
+// at its exit; reap() it. -1 with errno when it could not be started (ENOSYS off x86-64).
+pid_t start_vm_helper(void (*fn)(void*), void* arg, void* stack, size_t stack_size,
+                      std::uint64_t extra_flags = 0) noexcept;
+// waitpid(pid) through EINTR; nothing for pid <= 0.
+void reap(pid_t pid) noexcept;
+
 // A syscall that never touches errno: returns -errno. For helpers that run in our memory beside
 // us (CLONE_VM without CLONE_VFORK), where errno would be ours. x86-64; elsewhere -ENOSYS (no
 // such helpers are started there: clone3_on_stack says ENOSYS).
