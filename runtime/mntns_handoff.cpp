@@ -21,15 +21,17 @@ namespace {
 // pidfs (Linux 6.11): an nsfs fd of the process's mount namespace, without a /proc path walk.
 constexpr unsigned long kPidfdGetMntNamespace = _IO(0xFF, 3);
 
-// The helper's stack: it closes two fd ranges and exits, so a few KiB is plenty.
+// The helper's stack: it closes its fds and exits, so a few KiB is plenty.
 alignas(16) char helper_stack[16 * 1024];
 
-[[noreturn]] void helper_main(void* arg) {
-  long keep = reinterpret_cast<std::intptr_t>(arg);
-  // Only the namespace: a copy of, say, a lock fd would keep its flock past our close.
-  if (keep > 0) sys::raw_syscall(SYS_close_range, 0, keep - 1, 0);
-  sys::raw_syscall(SYS_close_range, keep + 1, ~0U, 0);
-  for (;;) sys::raw_syscall(SYS_exit, 0);  // the last fput: the teardown, here
+[[noreturn]] void helper_main(void*) {
+  // Every fd, the namespace's among them, closed by a syscall and not by the exit: the last
+  // fput then runs (as task work) before close_range returns, and the unmounts it makes finish
+  // their own cleanup the same way, so every superblock the namespace held is gone before we
+  // exit, and so before `run`, which waits for us, returns. Left to the exit, that cleanup is
+  // handed to a kworker (an exiting task takes no new task work) and may come later.
+  sys::raw_syscall(SYS_close_range, 0, ~0U, 0);
+  for (;;) sys::raw_syscall(SYS_exit, 0);
 }
 
 }  // namespace
@@ -47,8 +49,7 @@ void MountNsHandoff::release_in_helper() {
   return;
 #endif
   if (!ns_) return;
-  pid_t p = sys::start_vm_helper(helper_main, reinterpret_cast<void*>(static_cast<std::intptr_t>(ns_.get())),
-                                 helper_stack, sizeof helper_stack);
+  pid_t p = sys::start_vm_helper(helper_main, nullptr, helper_stack, sizeof helper_stack);
   if (p > 0) helper_ = p;
   ns_.reset();  // no helper: the teardown is ours, here, as it would have been the init's
 }

@@ -7,8 +7,7 @@
 // does nothing but wait. So `run` holds the namespace (an nsfs fd) while the init runs; once the
 // init is reaped it hands the last reference to a helper that only drops it, and removes the
 // cgroups and state meanwhile. It waits for the helper before it returns, so when `run` returns
-// the namespace is gone, as before (an overlay mounted under the rootfs can be unmounted and
-// its workdir reused at once).
+// the namespace is gone, as before.
 //
 // The helper shares our memory (CLONE_VM, no copy of page tables), runs on its own small stack,
 // and makes raw syscalls only: no errno, no libc state, so it cannot disturb us meanwhile.
