@@ -37,9 +37,9 @@ alignas(16) char helper_stack[16 * 1024];
 }  // namespace
 
 void MountNsHandoff::hold(sys::borrowed_fd pidfd, pid_t pid) {
+  // Both come close-on-exec (pidfs opens its namespace fds O_CLOEXEC).
   int fd = ::ioctl(pidfd.get(), kPidfdGetMntNamespace, 0);
   if (fd < 0) fd = ::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   ns_.reset(fd);
 }
 

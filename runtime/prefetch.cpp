@@ -80,13 +80,19 @@ void Prefetch::start(const oci::Spec& spec, const std::vector<bpf_insn>* device_
   }
 }
 
-// Takes what helper i left (once).
+// Takes the program helper i loaded, once, if it is done.
+void Prefetch::take_prog(Work& w) {
+  if (w.insns && __atomic_load_n(&w.prog_done, __ATOMIC_ACQUIRE) && w.prog_result >= 0 && prog_fd_ < 0)
+    prog_fd_ = static_cast<int>(w.prog_result);
+  w.prog_result = -1;
+}
+
+// Takes what helper i left (after it exited), once.
 void Prefetch::take(int i) {
   Work& w = work_[i];
   if (w.netns && w.netns_result >= 0 && netns_fd_ < 0) netns_fd_ = static_cast<int>(w.netns_result);
-  if (w.insns && __atomic_load_n(&w.prog_done, __ATOMIC_ACQUIRE) && w.prog_result >= 0 && prog_fd_ < 0)
-    prog_fd_ = static_cast<int>(w.prog_result);
-  w.netns_result = w.prog_result = -1;
+  w.netns_result = -1;
+  take_prog(w);
 }
 
 void Prefetch::wait(int i) {
@@ -116,10 +122,7 @@ int Prefetch::device_prog_fd() {
         return prog_fd_;
       }
     }
-    if (__atomic_load_n(&w.prog_done, __ATOMIC_ACQUIRE) && w.prog_result >= 0 && prog_fd_ < 0) {
-      prog_fd_ = static_cast<int>(w.prog_result);
-      w.prog_result = -1;
-    }
+    take_prog(w);
     return prog_fd_;
   }
   wait(0);

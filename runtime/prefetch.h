@@ -54,6 +54,7 @@ class Prefetch {
  private:
   void wait(int i);
   void take(int i);
+  void take_prog(Work& w);
   pid_t helper_[2] = {-1, -1};
   Work work_[2];
   int netns_fd_ = -1, prog_fd_ = -1;
