@@ -61,27 +61,44 @@ Layout detect_layout() {
 }
 
 Hierarchies parse_mountinfo(std::string_view text) {
+  // One pass over the text without copying it: only cgroup lines are split into fields (the
+  // whole table is read on every create, and most of its lines are other filesystems).
   Hierarchies h;
-  std::istringstream in{std::string(text)};
-  std::string line;
-  while (std::getline(in, line)) {
+  auto field = [](std::string_view& rest) {  // the next space-separated field, consumed
+    size_t sp = rest.find(' ');
+    std::string_view f = rest.substr(0, sp);
+    rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
+    return f;
+  };
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     // id parent maj:min root mountpoint options [optional...] - fstype source superoptions
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    auto pre = split(std::string_view(line).substr(0, dash), ' ');
-    auto post = split(std::string_view(line).substr(dash + 3), ' ');
-    if (pre.size() < 5 || post.size() < 3) continue;
-    const std::string& root = pre[3];
-    std::string mnt = unescape_octal(pre[4]);
-    const std::string& fstype = post[0];
+    size_t dash = line.find(" - ");
+    if (dash == std::string_view::npos) continue;
+    std::string_view post = line.substr(dash + 3);
+    std::string_view fstype = field(post);
+    if (fstype != "cgroup" && fstype != "cgroup2") continue;
+    std::string_view pre = line.substr(0, dash);
+    std::string_view f[5];
+    for (auto& x : f) x = field(pre);
+    if (f[4].empty()) continue;
+    std::string_view root = f[3];
+    field(post);  // source
+    std::string_view super = field(post);
+    if (super.empty() && fstype == "cgroup") continue;
     if (fstype == "cgroup2") {
-      if (h.unified.empty() && root == "/") h.unified = mnt;
+      if (h.unified.empty() && root == "/") h.unified = unescape_octal(f[4]);
       continue;
     }
-    if (fstype != "cgroup" || root != "/") continue;
-    for (const auto& opt : split(post[2], ',')) {
+    if (root != "/") continue;
+    while (!super.empty()) {
+      size_t comma = super.find(',');
+      std::string_view opt = super.substr(0, comma);
+      super = comma == std::string_view::npos ? std::string_view() : super.substr(comma + 1);
       for (const char* c : kV1Controllers)
-        if (opt == c && !h.v1.count(opt)) h.v1[opt] = mnt;
+        if (opt == c && !h.v1.count(c)) h.v1[c] = unescape_octal(f[4]);
     }
   }
   if (h.v1.empty() && !h.unified.empty()) h.layout = Layout::V2;
@@ -98,16 +115,17 @@ bool unified_mounted() {
 }
 
 Result<Hierarchies> discover() {
-  auto mi = sys::read_file("/proc/self/mountinfo");
-  if (!mi) return forward(std::move(mi.error()), "detect cgroup hierarchies");
-  Hierarchies h = parse_mountinfo(*mi);
+  Hierarchies h;
   Layout l = detect_layout();
   if (l == Layout::V2) {
+    // A pure v2 host has one hierarchy, at /sys/fs/cgroup: the mount table has nothing to add.
     h.layout = Layout::V2;
     h.unified = kCgroupRoot;
-    h.v1.clear();
-  } else if (l == Layout::Hybrid) {
-    h.layout = Layout::Hybrid;
+  } else {
+    auto mi = sys::read_file("/proc/self/mountinfo");
+    if (!mi) return forward(std::move(mi.error()), "detect cgroup hierarchies");
+    h = parse_mountinfo(*mi);
+    if (l == Layout::Hybrid) h.layout = Layout::Hybrid;
   }
   if (!h.unified.empty()) {
     auto ctl = sys::read_file(h.unified + "/cgroup.controllers");

@@ -122,8 +122,10 @@ Layout layout_from(const std::string& s) { return s == "v2" ? Layout::V2 : s == 
 Result<Manager> Manager::resolve(const std::string& cgroups_path, const std::string& id) {
   auto h = discover();
   if (!h) return forward(std::move(h.error()));
+  // vsrv's own cgroups matter only to a relative cgroupsPath (resolve_at places it below them).
   std::map<std::string, std::string> own;
-  if (auto t = sys::read_file("/proc/self/cgroup"); t) own = parse_proc_cgroup(*t);
+  if (!cgroups_path.empty() && cgroups_path[0] != '/')
+    if (auto t = sys::read_file("/proc/self/cgroup"); t) own = parse_proc_cgroup(*t);
   return resolve_at(*h, cgroups_path, id, own);
 }
 

@@ -96,6 +96,20 @@ TEST(CgroupMountinfo, OnlySubtreeMountsAndJunkGiveNothing) {
   EXPECT_EQ(h.layout, Layout::V1);
 }
 
+TEST(CgroupMountinfo, TruncatedCgroupLinesAndNoFinalNewline) {
+  // Lines cut short in every field, then a last line without its newline: the parser reads
+  // only what is there and never past the end.
+  auto h = parse_mountinfo(
+      "1 2 - cgroup\n"
+      "1 2 3 / - cgroup cgroup rw,memory\n"
+      "1 2 3 / /m rw - cgroup cgroup\n"
+      "1 2 3 / /u rw - cgroup2\n"
+      "30 25 0:27 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids");
+  EXPECT_EQ(h.v1.size(), 1u);
+  EXPECT_EQ(h.v1.at("pids"), "/sys/fs/cgroup/pids");
+  EXPECT_EQ(h.unified, "/u");  // a cgroup2 root mount needs no super options
+}
+
 // ---------------------------------------------------------------- /proc/<pid>/cgroup
 
 TEST(CgroupProcCgroup, V1AndV2Entries) {
