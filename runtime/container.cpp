@@ -151,6 +151,17 @@ Result<Created> create(const CreateOptions& o) {
   auto spec = oci::parse_spec(*text);
   if (!spec) return forward(std::move(spec.error()), "config.json");
   VSRV_TRY(config::validate(*spec, *bundle));
+  // The devices the cgroup will allow, and on a cgroup2 host their eBPF filter: the program is
+  // loaded on another CPU, with the network namespace, while we check and build the rest and make
+  // the state dir and cgroups. Started as soon as the config is known to be valid.
+  std::optional<std::vector<oci::DeviceRule>> devices;
+  std::vector<bpf_insn> device_prog;
+  if (spec->linux && spec->linux->resources) {
+    devices = cgroup::container_devices(spec->linux->resources->devices, spec->linux->devices);
+    if (!devices->empty() && cgroup::unified_mounted()) device_prog = cgroup::device_filter(*devices);
+  }
+  Prefetch ahead;
+  ahead.start(*spec, &device_prog);
   std::string root_path = spec->root.path.empty() ? "rootfs" : spec->root.path;
   if (root_path[0] != '/') root_path = *bundle + "/" + root_path;
   auto rootfs = absolute(root_path, "root.path");
@@ -170,21 +181,12 @@ Result<Created> create(const CreateOptions& o) {
   auto guard = choose_guard_for_init(o.id, *spec, seccomp, trampoline);
   if (!guard) return forward(std::move(guard.error()));
   if (*guard == ExecGuard::Reexec) {
+    ahead.stop();  // its helpers share our memory and fd table: none may see the exec
     sys::reexec_protected();  // returns only if it could not (then carry on unprotected)
     log::debug("create '" + o.id + "': could not re-execute from a read-only copy of vsrv");
   }
   NetworkGlue net;
   VSRV_TRY(net.prepare(o.network, *spec, o.id, o.root));
-  // The devices the cgroup will allow, and on a cgroup2 host their eBPF filter: the program is
-  // loaded on another CPU, with the network namespace, while we make the state dir and cgroups.
-  std::optional<std::vector<oci::DeviceRule>> devices;
-  std::vector<bpf_insn> device_prog;
-  if (spec->linux && spec->linux->resources) {
-    devices = cgroup::container_devices(spec->linux->resources->devices, spec->linux->devices);
-    if (!devices->empty() && cgroup::unified_mounted()) device_prog = cgroup::device_filter(*devices);
-  }
-  Prefetch ahead;
-  ahead.start(*spec, &device_prog);
 
   // --- from here on, everything made is undone by Rollback on failure ---
   auto lock = create_dir_locked(o.root, o.id);

@@ -44,8 +44,7 @@ const char kLicense[] = "GPL";
   for (;;) sys::raw_syscall(SYS_exit, 0);
 }
 
-int cpu_count() {
-  cpu_set_t set;
+int cpu_count(cpu_set_t& set) {
   return ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
 }
 
@@ -66,7 +65,8 @@ void Prefetch::start(const oci::Spec& spec, const std::vector<bpf_insn>* device_
   return;  // ASan tracks one stack per thread: no helper on a stack of ours
 #endif
   bool net = netns_applies(spec), prog = device_prog && !device_prog->empty();
-  int cpus = cpu_count();
+  cpu_set_t allowed;
+  int cpus = cpu_count(allowed);
   if ((!net && !prog) || cpus < 2) return;  // nothing to overlap with
   int n = net && prog && cpus >= 3 ? 2 : 1;
   if (prog) {
@@ -74,9 +74,15 @@ void Prefetch::start(const oci::Spec& spec, const std::vector<bpf_insn>* device_
     work_[0].insn_cnt = static_cast<unsigned>(device_prog->size());
   }
   work_[n - 1].netns = net;
+  // Not on our CPU: a new task may be queued behind us there (the other CPUs looked busier, say
+  // with the previous container's network namespace being torn down), and then runs only when
+  // we block waiting for it, which is no overlap at all.
+  int here = ::sched_getcpu();
+  if (here >= 0) CPU_CLR(here, &allowed);
   for (int i = 0; i < n; ++i) {
     pid_t p = sys::start_vm_helper(helper_main, &work_[i], helper_stack[i], sizeof helper_stack[i], CLONE_FILES);
     if (p > 0) helper_[i] = p;
+    if (p > 0 && here >= 0 && CPU_COUNT(&allowed) > 0) (void)::sched_setaffinity(p, sizeof allowed, &allowed);
   }
 }
 
@@ -125,15 +131,21 @@ int Prefetch::device_prog_fd() {
     take_prog(w);
     return prog_fd_;
   }
+  // No program asked for (a v1 host, or no device rules): nothing to wait for here; the
+  // namespace is waited for where the plan needs it.
+  if (!w.insns) return prog_fd_;
   wait(0);
   return prog_fd_;
 }
 
-Prefetch::~Prefetch() {
+void Prefetch::stop() {
   wait(0);
   wait(1);
   if (netns_fd_ >= 0) ::close(netns_fd_);
   if (prog_fd_ >= 0) ::close(prog_fd_);
+  netns_fd_ = prog_fd_ = -1;
 }
+
+Prefetch::~Prefetch() { stop(); }
 
 }  // namespace vsrv::runtime

@@ -41,6 +41,9 @@ class Prefetch {
   // Wait for the helper; the fds stay owned here. -1: none, make it the usual way.
   int netns_fd();
   int device_prog_fd();
+  // Waits for the helpers and closes what they made (the destructor does the same): before an
+  // exec, which they must not see.
+  void stop();
 
   // What the helper is asked to do and where it leaves the results (shared memory).
   struct Work {
