@@ -410,6 +410,8 @@ Result<ChildPlan> build_plan(const oci::Spec& spec, const PlanInputs& in) {
     p.mounts.push_back(std::move(b));
   }
   for (const auto& [src, dst] : in.extra_binds) add_bind(src, dst);
+  for (const auto& m : p.mounts)
+    if (m.target == "/dev" || m.target == "/dev/") p.dev_fresh_tmpfs = !m.bind && !m.remount_only && m.fstype == "tmpfs";
   plan_devices(spec, p.new_userns, p);
   p.masked_paths = lx.masked_paths;
   p.readonly_paths = lx.readonly_paths;

@@ -100,6 +100,7 @@ struct ChildPlan {
   std::vector<MountOp> mounts;
   std::vector<DeviceOp> devices;
   std::vector<std::pair<std::string, std::string>> dev_symlinks;  // {target, linkpath}
+  bool dev_fresh_tmpfs = false;     // the last mount on /dev is a tmpfs of ours: empty, no ACLs
   bool no_pivot = false;
   bool readonly_root = false;
   std::vector<std::string> masked_paths, readonly_paths;
