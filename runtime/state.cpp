@@ -216,6 +216,10 @@ Result<std::vector<std::string>> list_ids(const std::string& root) {
 
 Result<void> remove_dir(const std::string& root, const std::string& id) {
   std::string dir = state_dir(root, id);
+  // The files vsrv makes there, by name: usually the directory is then empty and goes without
+  // being listed. Anything else (a crashed save's state.json.tmp.PID) is found by listing.
+  for (const char* f : {"state.json", "lock"}) ::unlink((dir + "/" + f).c_str());
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
   DIR* d = ::opendir(dir.c_str());
   if (!d) {
     if (errno == ENOENT) return {};

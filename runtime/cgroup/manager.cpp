@@ -478,30 +478,39 @@ Result<std::uint64_t> Manager::oom_kills() const {
 
 Result<void> Manager::destroy() const {
   if (paths_.empty() && created_.empty()) return {};
-  // Stray processes keep a cgroup busy: thaw, kill, and wait for the cgroup to empty.
-  (void)freeze(false);
-  for (int i = 0; i < 200; ++i) {
-    auto p = pids();
-    if (!p || p->empty()) break;
-    for (pid_t pid : *p) ::kill(pid, SIGKILL);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
   // Deepest first. A parent shared with other containers ("/vsrv") stays while it has children.
   std::vector<std::string> dirs = created_;
   std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   std::set<std::string> leaves;
   for (const auto& [c, d] : paths_) leaves.insert(d);
-  std::string first_error;
-  for (const auto& d : dirs) {
-    bool leaf = leaves.count(d) > 0;
-    int rc = ::rmdir(d.c_str());
-    for (int i = 0; leaf && i < 100 && rc < 0 && errno == EBUSY; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      rc = ::rmdir(d.c_str());
+  auto remove_dirs = [&](bool patient) {
+    std::string first_error;
+    for (const auto& d : dirs) {
+      bool leaf = leaves.count(d) > 0;
+      int rc = ::rmdir(d.c_str());
+      for (int i = 0; patient && leaf && i < 100 && rc < 0 && errno == EBUSY; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        rc = ::rmdir(d.c_str());
+      }
+      // Only the container's own directories must go; a shared parent ("/vsrv") stays while other
+      // containers live below it (EBUSY/ENOTEMPTY there is expected).
+      if (rc < 0 && errno != ENOENT && leaf && first_error.empty()) first_error = "rmdir '" + d + "': " + std::strerror(errno);
     }
-    // Only the container's own directories must go; a shared parent ("/vsrv") stays while other
-    // containers live below it (EBUSY/ENOTEMPTY there is expected).
-    if (rc < 0 && errno != ENOENT && leaf && first_error.empty()) first_error = "rmdir '" + d + "': " + std::strerror(errno);
+    return first_error;
+  };
+  // Most often the cgroup is empty by now (the init of a PID namespace takes every process in it
+  // along), and an empty cgroup goes whatever its freezer says: rmdir at once. Only a cgroup
+  // still busy is thawed, has its stray processes killed, and is waited for.
+  std::string first_error = remove_dirs(false);
+  if (!first_error.empty()) {
+    (void)freeze(false);
+    for (int i = 0; i < 200; ++i) {
+      auto p = pids();
+      if (!p || p->empty()) break;
+      for (pid_t pid : *p) ::kill(pid, SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    first_error = remove_dirs(true);
   }
   // The default prefix ("/vsrv") goes with its last container, so create/delete cycles leave no
   // directory behind. rmdir of a non-empty cgroup fails (EBUSY), so another container's prefix is

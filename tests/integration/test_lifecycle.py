@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Result, pid_alive, probe_args, vsrv, wait_for
+from conftest import Result, cgroup_dirs_named, pid_alive, probe_args, procs_rooted_in, vsrv, wait_for
 
 SLEEP = probe_args("sleep", 60)
 
@@ -82,6 +82,19 @@ def test_run_returns_after_the_containers_mounts_are_gone(bundle, tmp_path):
             if fd is not None:
                 os.close(fd)
             subprocess.run(["umount", str(src)], stderr=subprocess.DEVNULL)
+
+
+def test_run_removes_a_cgroup_its_init_left_processes_in(bundle):
+    # Without a PID namespace of its own, the init's exit leaves its background child running in
+    # the cgroup. run's removal tries rmdir first (the usual case is an empty cgroup); here it
+    # finds the cgroup busy, so it thaws it, kills what is left, and then removes it.
+    b = bundle(["/bin/sh", "-c", "sleep 30 >/dev/null 2>&1 & echo started"])
+    b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "pid"]
+    b.save()
+    r = b.run()
+    assert r.rc == 0 and "started" in r.out, r
+    assert cgroup_dirs_named(b.id) == [], "the container's cgroup outlived run"
+    assert procs_rooted_in(b.rootfs) == [], "the init's background child outlived run"
 
 
 def test_run_output_and_autodelete(bundle):

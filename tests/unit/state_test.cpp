@@ -1,5 +1,6 @@
 // Unit tests for container ids and the state directory (runtime/state.h), in a temp root.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,6 +87,21 @@ TEST_F(StateDir, RemoveDirLeavesNothing) {
   ASSERT_TRUE(remove_dir(root, "c3"));
   struct stat st;
   EXPECT_NE(stat((root + "/c3").c_str(), &st), 0);
+  // Files beyond the ones removed by name (a crashed save's temporary, an exec.fifo) are found
+  // by listing the directory.
+  auto lk2 = create_dir_locked(root, "c4");
+  ASSERT_TRUE(lk2);
+  s.id = "c4";
+  ASSERT_TRUE(save(root, s));
+  for (const char* f : {"/c4/state.json.tmp.123", "/c4/exec.fifo"}) {
+    int fd = ::open((root + f).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+  }
+  ASSERT_TRUE(remove_dir(root, "c4"));
+  EXPECT_NE(stat((root + "/c4").c_str(), &st), 0);
+  // An already removed directory is not an error.
+  EXPECT_TRUE(remove_dir(root, "c4"));
 }
 
 TEST_F(StateDir, OciStateJsonHasSpecFields) {
