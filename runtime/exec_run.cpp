@@ -29,6 +29,7 @@
 #include "runtime/sys/cloned_binary.h"
 #include "runtime/launcher.h"
 #include "runtime/mntns_handoff.h"
+#include "runtime/save_behind.h"
 #include "runtime/seccomp_build.h"
 #include "runtime/sys/log.h"
 #include "runtime/sys/rootfs.h"
@@ -182,9 +183,25 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
     if (!lk) return forward(std::move(lk.error()));
     return step();
   };
-  if (auto r = under_lock([&] { return start_loaded(o.root, c->state, *c->spec, c->pidfd, c->fifo); }); !r) {
-    (void)remove(o.root, o.id, true);
-    return forward(std::move(r.error()));
+  // In the foreground with nothing to follow the save, "running" is written by a helper while
+  // the program runs (runtime/save_behind.h); otherwise here, before we go on.
+  SaveBehind behind;
+  bool saved_behind = false;
+  if (!detach && !c->fifo && c->spec->hooks.poststart.empty() && SaveBehind::worthwhile()) {
+    auto lk = lock(o.root, o.id);
+    if (!lk) {
+      (void)remove(o.root, o.id, true);
+      return forward(std::move(lk.error()));
+    }
+    c->state.status = Status::Running;
+    saved_behind = behind.start(state_file_path(o.root, o.id), state_file_text(c->state), lk->owned());
+    if (!saved_behind) c->state.status = Status::Created;
+  }
+  if (!saved_behind) {
+    if (auto r = under_lock([&] { return start_loaded(o.root, c->state, *c->spec, c->pidfd, c->fifo); }); !r) {
+      (void)remove(o.root, o.id, true);
+      return forward(std::move(r.error()));
+    }
   }
   log::step("run", o.id, "running");
   if (detach) return 0;
@@ -196,6 +213,7 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
   auto code = wait_foreground(c->state.pid, c->pidfd, c->console.get() >= 0 ? sys::borrowed_fd(c->console) : sys::borrowed_fd(-1));
   log::step("run", o.id, "init exited");
   mntns.release_in_helper();
+  if (auto r = behind.wait(); !r) log::warn("run '" + o.id + "': could not record the running state: " + r.error().message());
   if (!keep) {
     c->state.status = Status::Stopped;  // the init has been reaped: nothing to kill, only to remove
     if (auto r = under_lock([&] { return remove_loaded(o.root, c->state, c->spec.get(), true); }); !r)

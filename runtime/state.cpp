@@ -102,7 +102,9 @@ bool has_exec_caps(const std::string& root, const std::string& id) {
   return ::access((state_dir(root, id) + "/exec-caps").c_str(), F_OK) == 0;
 }
 
-Result<void> save(const std::string& root, const State& s) {
+std::string state_file_path(const std::string& root, const std::string& id) { return state_dir(root, id) + "/state.json"; }
+
+std::string state_file_text(const State& s) {
   json j = {{"id", s.id},
             {"status", status_name(s.status)},
             {"pid", s.pid},
@@ -116,7 +118,11 @@ Result<void> save(const std::string& root, const State& s) {
             {"network", s.network},
             {"config", s.config_json},
             {"systemd_cgroup", s.systemd_cgroup}};
-  return sys::write_file_atomic(state_dir(root, s.id) + "/state.json", j.dump());
+  return j.dump();
+}
+
+Result<void> save(const std::string& root, const State& s) {
+  return sys::write_file_atomic(state_file_path(root, s.id), state_file_text(s));
 }
 
 Result<State> load(const std::string& root, const std::string& id) {

@@ -44,6 +44,8 @@ class Lock {
   Lock() = default;
   explicit Lock(sys::unique_fd fd) : fd_(std::move(fd)) {}
   int fd() const { return fd_.get(); }
+  // The fd itself, for handing the lock to whoever closes it (runtime/save_behind.h).
+  sys::unique_fd& owned() { return fd_; }
  private:
   sys::unique_fd fd_;
 };
@@ -72,6 +74,9 @@ Result<void> lock_upgrade(const Lock& l);
 Result<void> mark_exec_caps(const std::string& root, const std::string& id);
 bool has_exec_caps(const std::string& root, const std::string& id);
 Result<void> save(const std::string& root, const State& s);
+// What save() writes to state.json, and where.
+std::string state_file_text(const State& s);
+std::string state_file_path(const std::string& root, const std::string& id);
 Result<State> load(const std::string& root, const std::string& id);
 // Loads and refreshes status from the live process: a dead or recycled pid means Stopped; a
 // frozen cgroup means Paused. Does not write the file.

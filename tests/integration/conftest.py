@@ -331,11 +331,11 @@ class Bundle:
             assert r.rc == 0, f"run --detach failed: {r}"
         return r
 
-    def popen_run(self, *extra):
+    def popen_run(self, *extra, env=None):
         """Foreground `run` as a child process with stdout/stderr to the bundle's log files."""
         fo, fe = open(self.out_path, "ab"), open(self.err_path, "ab")
         p = subprocess.Popen([VSRV_BIN, "--root", str(self.root), "run", "--bundle", str(self.path)] +
-                             [str(a) for a in extra] + [self.id], stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
+                             [str(a) for a in extra] + [self.id], stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, env=env)
         fo.close(), fe.close()
         self.procs.append(p)
         return p

@@ -12,6 +12,14 @@ from conftest import Result, cgroup_dirs_named, pid_alive, probe_args, procs_roo
 SLEEP = probe_args("sleep", 60)
 
 
+def _status_field(pid, name):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split()[1]
+    return "0"
+
+
 def cmdline(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -142,6 +150,24 @@ def test_foreground_run_forwards_sigterm(bundle):
     assert rc == 0, b.logs()
 
 
+@pytest.mark.parametrize("behind", ["1", "0"])
+def test_foreground_run_is_seen_running_with_its_pid(bundle, behind):
+    # With three CPUs or more a foreground run's "running" state is written by a helper while the
+    # program runs (runtime/save_behind.h); VSRV_SAVE_BEHIND=1/0 forces either way. Both ways,
+    # other vsrv commands see the container running with its init's pid, can kill it, and run
+    # reports the status and removes everything.
+    b = bundle(probe_args("signal-wait"))
+    p = b.popen_run(env=dict(os.environ, VSRV_SAVE_BEHIND=behind))
+    wait_for(lambda: "ready" in b.out(), 20, what="probe ready")
+    st = json.loads(b.cmd("state", b.id).out)
+    assert st["status"] == "running", st
+    assert pid_alive(st["pid"]) and cmdline(st["pid"])[0].endswith(b"probe"), st
+    r = b.cmd("kill", b.id, "KILL")
+    assert r.rc == 0, r
+    assert p.wait(timeout=20) == 128 + signal.SIGKILL, b.logs()
+    assert not (b.root / b.id).exists(), "run left its state dir"
+
+
 # ---- create / start / state ----------------------------------------------------------------
 
 def test_create_then_start(bundle):
@@ -211,11 +237,20 @@ def test_duplicate_id_refused(bundle):
 
 # ---- kill ---------------------------------------------------------------------------------------
 
+def _wait_for_handler(b, signum):
+    # A PID namespace's init gets a signal from outside only once it has a handler for it: wait
+    # for probe sleep's (SigCgt in /proc/PID/status), or an early signal would be dropped.
+    pid = b.state()["pid"]
+    wait_for(lambda: int(_status_field(pid, "SigCgt"), 16) & (1 << (signum - 1)), 10, what="the probe's signal handler")
+
+
 @pytest.mark.parametrize("sig,code", [("TERM", 143), ("SIGTERM", 143), ("15", 143), ("9", None), ("KILL", None),
                                       ("SIGUSR1", 138), ("INT", 130)])
 def test_kill_signal_forms(bundle, sig, code):
     b = bundle(SLEEP)
     b.run_detached()
+    if code is not None:
+        _wait_for_handler(b, code - 128)
     b.kill(sig)
     b.wait_status("stopped")
     if code is not None:
@@ -226,6 +261,7 @@ def test_kill_signal_forms(bundle, sig, code):
 def test_kill_default_is_sigterm(bundle):
     b = bundle(SLEEP)
     b.run_detached()
+    _wait_for_handler(b, signal.SIGTERM)
     b.kill()
     b.wait_status("stopped")
     assert "signal 15" in b.out(), b.logs()
