@@ -270,20 +270,14 @@ int thread_count() noexcept {
 
 const Features& features() {
   static const Features f = [] {
+    // Each call is made with a null path: a kernel that has it fails with EFAULT before doing
+    // anything (no lookup, no filesystem context made and freed), one that lacks it with ENOSYS.
     Features r;
     struct open_how how {};
     how.flags = O_PATH | O_CLOEXEC;
-    int fd = openat2_raw(AT_FDCWD, "/", &how);
-    if (fd >= 0) {
-      r.openat2 = true;
-      ::close(fd);
-    }
+    r.openat2 = openat2_raw(AT_FDCWD, nullptr, &how) >= 0 || errno != ENOSYS;
     r.clone_into_cgroup = true;  // kernel >= 5.7; failure at clone time is reported with context
-    int fs = fsopen_raw("tmpfs", 1 /*FSOPEN_CLOEXEC*/);
-    if (fs >= 0) {
-      r.new_mount_api = true;
-      ::close(fs);
-    }
+    r.new_mount_api = fsopen_raw(nullptr, 1 /*FSOPEN_CLOEXEC*/) >= 0 || errno != ENOSYS;
     return r;
   }();
   return f;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -96,3 +97,25 @@ TEST(RootFsMkdirP, FileInTheWayIsAnError) {
   auto b = r->mkdir_p("/file/sub");
   ASSERT_FALSE(b);
 }
+
+#include <sys/utsname.h>
+
+#include "runtime/sys/syscalls.h"
+
+namespace {
+
+// sys::features() probes with null paths (EFAULT where a call exists, ENOSYS where not): on any
+// kernel vsrv's tests run on (>= 5.12) both calls are there.
+TEST(SysFeatures, ProbesFindOpenat2AndTheNewMountApi) {
+  struct utsname u;
+  ASSERT_EQ(::uname(&u), 0);
+  int major = 0, minor = 0;
+  ASSERT_EQ(std::sscanf(u.release, "%d.%d", &major, &minor), 2);
+  if (major < 5 || (major == 5 && minor < 12)) GTEST_SKIP() << "kernel " << u.release << " predates mount_setattr (5.12)";
+  const auto& f = vsrv::sys::features();
+  EXPECT_TRUE(f.openat2);
+  EXPECT_TRUE(f.new_mount_api);
+  EXPECT_EQ(&f, &vsrv::sys::features()) << "probed once";
+}
+
+}  // namespace
