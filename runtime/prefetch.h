@@ -10,8 +10,9 @@
 //   and JIT take ~0.4 ms here. The parent builds the program from the rules first; the cgroup
 //   manager attaches the loaded program (runtime/cgroup/manager.h, set_device_program).
 //
-// A helper for each when there are three CPUs or more (the program first otherwise, in one
-// helper), and nothing on one CPU. Each helper shares our memory
+// A helper for each when there are three CPUs or more; on two, the namespace alone (the cgroup
+// manager loads the program on our CPU meanwhile: one helper making both took longer than our
+// own way to the plan); nothing on one CPU. A helper is never put on our own CPU. Each helper shares our memory
 // and fd table (CLONE_VM | CLONE_FILES: its fds are ours), runs on its own small stack and makes
 // raw syscalls only (no errno, no libc state). Whatever fails, create makes it the usual way (and
 // reports that way's error). Nothing outlives create: the fds are closed when this object goes,
