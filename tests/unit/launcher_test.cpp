@@ -127,3 +127,54 @@ TEST(Prefetch, NetnsOnlyForAFreshNetworkNamespaceWithoutAUserNamespace) {
   s.linux.reset();
   EXPECT_FALSE(Prefetch::netns_applies(s));
 }
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+
+#include "runtime/cgroup/devices_bpf.h"
+
+namespace {
+
+int allowed_cpus() {
+  cpu_set_t set;
+  return ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+// What the helper makes ahead (runtime/prefetch.h): a network namespace of its own, and the
+// device program only when there is a CPU to spare for it (three or more); stop() closes both.
+TEST(Prefetch, MakesTheNamespaceAndTheProgramOnlyWithACpuToSpare) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "a sanitizer build starts no helper (ASan tracks one stack per thread)";
+#endif
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare(CLONE_NEWNET) and BPF_PROG_LOAD";
+  const int cpus = allowed_cpus();
+  if (cpus < 2) GTEST_SKIP() << "one CPU: nothing is made ahead";
+  vsrv::oci::Spec s;
+  s.linux = vsrv::oci::Linux{};
+  s.linux->namespaces = {{"pid", ""}, {"network", ""}};
+  vsrv::oci::DeviceRule all;
+  all.allow = true;
+  all.access = "rwm";
+  std::vector<bpf_insn> prog = vsrv::cgroup::device_filter({all});
+  Prefetch p;
+  p.start(s, &prog);
+  const int prog_fd = p.device_prog_fd();
+  if (cpus >= 3)
+    EXPECT_GE(prog_fd, 0) << "a helper of its own loads the program";
+  else
+    EXPECT_EQ(prog_fd, -1) << "on two CPUs the cgroup manager loads it";
+  const int ns = p.netns_fd();
+  ASSERT_GE(ns, 0);
+  struct stat mine {}, made {};
+  ASSERT_EQ(::stat("/proc/self/ns/net", &mine), 0);
+  ASSERT_EQ(::fstat(ns, &made), 0);
+  EXPECT_NE(mine.st_ino, made.st_ino) << "a new namespace, not ours";
+  EXPECT_EQ(::fcntl(ns, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  p.stop();
+  EXPECT_EQ(::fcntl(ns, F_GETFD), -1) << "stop() closes what the helper made";
+  if (prog_fd >= 0) EXPECT_EQ(::fcntl(prog_fd, F_GETFD), -1);
+  EXPECT_EQ(p.netns_fd(), -1);
+}
+
+}  // namespace
