@@ -9,7 +9,7 @@
 #   4. the scale test with 400 containers;
 #   5. the benchmark's other rows, with what time is left.
 # Results go to $OUT (or /tmp/vsrv-v2): machine.txt, summary.txt, unit.txt, integration.txt,
-# scale.txt, bench-key.txt, phases.txt, bench-rest.txt.   DEVICE_BUDGET_S (default 400) bounds the whole run.
+# scale.txt, bench-key.txt, phases.txt, phases-savebehind.txt, bench-rest.txt.   DEVICE_BUDGET_S (default 400) bounds the whole run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/vsrv-v2}
@@ -41,10 +41,18 @@ bench() {   # bench <name> <seconds> <bench.py args...>: runc, crun and their li
 
 # .device/vsrv-before (optional, copied there by hand): an older vsrv, measured interleaved as a variant.
 before=(); [[ -x $d/vsrv-before ]] && before=(--vsrv-variant "before=$d/vsrv-before")
-bench key 120 --only 1,1x,4 --runs 100 "${before[@]}"
-# Where a run's time goes here, step by step (bench/phases.py).
+# The "inline" variant saves run's running state itself (VSRV_SAVE_BEHIND=0), as on two CPUs:
+# what the write-behind (runtime/save_behind.h) gains on this machine.
+bench key 120 --only 1,1x,4 --runs 100 "${before[@]}" --vsrv-variant inline=VSRV_SAVE_BEHIND=0
+# Where a run's time goes here, step by step (bench/phases.py); then the same with the save made
+# inline and behind, one after the other, for the "init ready -> running" step.
 timeout -k 5 60 python3 bench/phases.py --vsrv "$d/vsrv" --busybox "$d/busybox" --runs 300 > "$out/phases.txt" 2>&1
 echo "phases rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
+for sb in 0 1; do
+  echo "== VSRV_SAVE_BEHIND=$sb"
+  VSRV_SAVE_BEHIND=$sb timeout -k 5 30 python3 bench/phases.py --vsrv "$d/vsrv" --busybox "$d/busybox" --runs 200
+done > "$out/phases-savebehind.txt" 2>&1
+echo "phases-savebehind rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
 LD_LIBRARY_PATH=$d/lib timeout -k 5 90 "$d/vsrv_unit_tests" > "$out/unit.txt" 2>&1
 echo "unit rc=$? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
 tmo=$(python3 -c 'import pytest_timeout' 2>/dev/null && echo "--timeout=90" || true)
