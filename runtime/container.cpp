@@ -151,9 +151,10 @@ Result<Created> create(const CreateOptions& o) {
   auto spec = oci::parse_spec(*text);
   if (!spec) return forward(std::move(spec.error()), "config.json");
   VSRV_TRY(config::validate(*spec, *bundle));
-  // The devices the cgroup will allow, and on a cgroup2 host their eBPF filter: the program is
-  // loaded on another CPU, with the network namespace, while we check and build the rest and make
-  // the state dir and cgroups. Started as soon as the config is known to be valid.
+  // The devices the cgroup will allow, and on a cgroup2 host their eBPF filter. The network
+  // namespace (and, with three CPUs or more, the program) is made on another CPU while we check
+  // and build the rest and make the state dir and cgroups (runtime/prefetch.h), started as soon
+  // as the config is known to be valid.
   std::optional<std::vector<oci::DeviceRule>> devices;
   std::vector<bpf_insn> device_prog;
   if (spec->linux && spec->linux->resources) {
