@@ -484,7 +484,9 @@ class Bench:
             bundle = self.b.make(rt, cid)
             cids.append((rt, cid))
             cmds.append(" ".join(rt.cmd("run", "-b", bundle, cid)))
-        runs = max(3, self.a.runs // 3)
+        # As many runs as row 1: with a third of them, crun's back-to-back median moved by 20%
+        # between full runs of one day (docs/performance.md), and the ratio with it.
+        runs = max(3, self.a.runs)
         p = subprocess.run([hf, "-N", "--style", "none", "--warmup", str(self.a.warmup), "--runs", str(runs),
                             "--export-json", out] + cmds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True, timeout=600)
