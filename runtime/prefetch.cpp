@@ -44,10 +44,6 @@ const char kLicense[] = "GPL";
   for (;;) sys::raw_syscall(SYS_exit, 0);
 }
 
-int cpu_count(cpu_set_t& set) {
-  return ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-}
-
 }  // namespace
 
 bool Prefetch::netns_applies(const oci::Spec& spec) {
@@ -66,7 +62,7 @@ void Prefetch::start(const oci::Spec& spec, const std::vector<bpf_insn>* device_
 #endif
   bool net = netns_applies(spec), prog = device_prog && !device_prog->empty();
   cpu_set_t allowed;
-  int cpus = cpu_count(allowed);
+  int cpus = sys::allowed_cpus(&allowed);
   if ((!net && !prog) || cpus < 2) return;  // nothing to overlap with
   // On two CPUs one helper would make both, one after the other (~0.75 ms here), while we reach
   // the plan in ~0.35: the namespace alone goes to the helper, and the cgroup manager loads the

@@ -71,8 +71,7 @@ bool SaveBehind::start(std::string path, std::string text, sys::unique_fd& lock)
 bool SaveBehind::worthwhile() {
   // VSRV_SAVE_BEHIND=1/0 forces either way (tests; man/vsrv.8.md).
   if (const char* e = ::getenv("VSRV_SAVE_BEHIND"); e && (e[0] == '0' || e[0] == '1') && !e[1]) return e[0] == '1';
-  cpu_set_t set;
-  return ::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 3;
+  return sys::allowed_cpus() >= 3;
 }
 
 Result<void> SaveBehind::wait() {

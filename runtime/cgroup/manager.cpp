@@ -343,10 +343,7 @@ Result<void> Manager::write_all(const std::vector<std::pair<std::string, std::st
       same.reset(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
       if (!same) return tl::make_unexpected(Error{errno, "'" + path + "' = " + value + ": open"});
     }
-    auto r = same ? (::write(same.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size())
-                         ? Result<void>()
-                         : Result<void>(errno_error("write '" + value + "'")))
-                  : write_value(path, value);
+    auto r = same ? sys::write_all(same, value) : write_value(path, value);
     if (!r) {
       // Put back what was there, so a refused value leaves the old limits.
       if (undo) put_back(*undo);

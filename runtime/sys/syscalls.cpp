@@ -79,6 +79,12 @@ long raw_syscall(long n, long a, long b, long c, long d) noexcept {
 #endif
 }
 
+int allowed_cpus(cpu_set_t* set) noexcept {
+  cpu_set_t mine;
+  if (!set) set = &mine;
+  return ::sched_getaffinity(0, sizeof *set, set) == 0 ? CPU_COUNT(set) : 1;
+}
+
 pid_t clone3_on_stack(struct clone_args* args, void (*fn)(void*), void* arg) noexcept {
 #if defined(__x86_64__)
   long r = vsrv_clone3_on_stack(args, sizeof *args, fn, arg);
@@ -129,9 +135,6 @@ int fsconfig_raw(int fd, unsigned cmd, const char* key, const void* value, int a
 }
 int fsmount_raw(int fd, unsigned flags, unsigned attr_flags) noexcept {
   return static_cast<int>(::syscall(SYS_fsmount, fd, flags, attr_flags));
-}
-int mount_setattr_raw(int dirfd, const char* path, unsigned flags, void* attr, size_t size) noexcept {
-  return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, path, flags, attr, size));
 }
 
 Result<unique_fd> open(const std::string& path, int flags, mode_t mode) {

@@ -2,6 +2,7 @@
 // (clone3, pidfd_*, openat2, close_range, the new mount API). Each returns a Result whose
 // context names the call and its argument. Features are probed once per process.
 #pragma once
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
@@ -39,6 +40,8 @@ void reap(pid_t pid) noexcept;
 // us (CLONE_VM without CLONE_VFORK), where errno would be ours. x86-64; elsewhere -ENOSYS (no
 // such helpers are started there: clone3_on_stack says ENOSYS).
 long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0) noexcept;
+// How many CPUs we may run on (sched_getaffinity; 1 when unknown), and which, into `set` if given.
+int allowed_cpus(cpu_set_t* set = nullptr) noexcept;
 
 int pidfd_open(pid_t pid, unsigned flags = 0) noexcept;
 int pidfd_send_signal(int pidfd, int sig, siginfo_t* info = nullptr, unsigned flags = 0) noexcept;
@@ -57,7 +60,6 @@ int mount_setattr_raw(int dirfd, const char* path, unsigned flags, MountAttr* at
 int fsopen_raw(const char* fsname, unsigned flags) noexcept;
 int fsconfig_raw(int fd, unsigned cmd, const char* key, const void* value, int aux) noexcept;
 int fsmount_raw(int fd, unsigned flags, unsigned attr_flags) noexcept;
-int mount_setattr_raw(int dirfd, const char* path, unsigned flags, void* attr, size_t size) noexcept;
 
 Result<unique_fd> open(const std::string& path, int flags, mode_t mode = 0);
 Result<unique_fd> openat(borrowed_fd dir, const std::string& path, int flags, mode_t mode = 0);

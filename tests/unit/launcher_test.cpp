@@ -136,11 +136,6 @@ TEST(Prefetch, NetnsOnlyForAFreshNetworkNamespaceWithoutAUserNamespace) {
 
 namespace {
 
-int allowed_cpus() {
-  cpu_set_t set;
-  return ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-}
-
 // What the helper makes ahead (runtime/prefetch.h): a network namespace of its own, and the
 // device program only when there is a CPU to spare for it (three or more); stop() closes both.
 TEST(Prefetch, MakesTheNamespaceAndTheProgramOnlyWithACpuToSpare) {
@@ -148,7 +143,7 @@ TEST(Prefetch, MakesTheNamespaceAndTheProgramOnlyWithACpuToSpare) {
   GTEST_SKIP() << "a sanitizer build starts no helper (ASan tracks one stack per thread)";
 #endif
   if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare(CLONE_NEWNET) and BPF_PROG_LOAD";
-  const int cpus = allowed_cpus();
+  const int cpus = vsrv::sys::allowed_cpus();
   if (cpus < 2) GTEST_SKIP() << "one CPU: nothing is made ahead";
   vsrv::oci::Spec s;
   s.linux = vsrv::oci::Linux{};
@@ -160,10 +155,11 @@ TEST(Prefetch, MakesTheNamespaceAndTheProgramOnlyWithACpuToSpare) {
   Prefetch p;
   p.start(s, &prog);
   const int prog_fd = p.device_prog_fd();
-  if (cpus >= 3)
+  if (cpus >= 3) {
     EXPECT_GE(prog_fd, 0) << "a helper of its own loads the program";
-  else
+  } else {
     EXPECT_EQ(prog_fd, -1) << "on two CPUs the cgroup manager loads it";
+  }
   const int ns = p.netns_fd();
   ASSERT_GE(ns, 0);
   struct stat mine {}, made {};
