@@ -169,7 +169,9 @@ TEST(Prefetch, MakesTheNamespaceAndTheProgramOnlyWithACpuToSpare) {
   EXPECT_EQ(::fcntl(ns, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
   p.stop();
   EXPECT_EQ(::fcntl(ns, F_GETFD), -1) << "stop() closes what the helper made";
-  if (prog_fd >= 0) EXPECT_EQ(::fcntl(prog_fd, F_GETFD), -1);
+  if (prog_fd >= 0) {
+    EXPECT_EQ(::fcntl(prog_fd, F_GETFD), -1);
+  }
   EXPECT_EQ(p.netns_fd(), -1);
 }
 
