@@ -193,9 +193,10 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
       (void)remove(o.root, o.id, true);
       return forward(std::move(lk.error()));
     }
-    c->state.status = Status::Running;
-    saved_behind = behind.start(state_file_path(o.root, o.id), state_file_text(c->state), lk->owned());
-    if (!saved_behind) c->state.status = Status::Created;
+    State running = c->state;
+    running.status = Status::Running;
+    saved_behind = behind.start(state_file_path(o.root, o.id), state_file_text(running), lk->owned());
+    if (saved_behind) c->state.status = Status::Running;
   }
   if (!saved_behind) {
     if (auto r = under_lock([&] { return start_loaded(o.root, c->state, *c->spec, c->pidfd, c->fifo); }); !r) {
