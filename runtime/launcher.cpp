@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -97,22 +96,18 @@ struct SignalBlock {
 // whatever the kernel mapped next to it. Mapped once and kept until vsrv exits: the child is
 // vfork-style, so the stack is free again when clone3 returns, and an munmap then would cost a
 // TLB shootdown to the CPU the child ran on (an IPI: a VM exit in a VM) on the start's path.
-struct ChildStack {
-  static constexpr size_t kSize = 1 << 20, kGuard = 4096;
-  void* base = MAP_FAILED;
-  ChildStack() {
-    static void* const mapped = [] {
-      void* b = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-      if (b != MAP_FAILED && ::mprotect(b, kGuard, PROT_NONE) < 0) {
-        ::munmap(b, kSize);
-        b = MAP_FAILED;
-      }
-      return b;
-    }();
-    base = mapped;
-  }
-  bool ok() const { return base != MAP_FAILED; }
-};
+constexpr size_t kChildStackSize = 1 << 20, kChildStackGuard = 4096;
+void* child_stack() {
+  static void* const mapped = [] {
+    void* b = ::mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (b != MAP_FAILED && ::mprotect(b, kChildStackGuard, PROT_NONE) < 0) {
+      ::munmap(b, kChildStackSize);
+      b = MAP_FAILED;
+    }
+    return b == MAP_FAILED ? nullptr : b;
+  }();
+  return mapped;
+}
 
 struct VmChild {
   const ChildPlan* plan;
@@ -186,25 +181,21 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
   // to tear down at its execve, no copy-on-write faults on either side (0.15-0.25 ms a start
   // here). The child runs on its own stack in our memory while we are suspended; the child
   // layer allocates nothing and ends in execve or _exit (runtime/child/child_main.h).
-  std::optional<ChildStack> stack;
   if (kSanitizer && can_share_memory(plan)) log::debug("spawn: the child is a copy: a sanitizer build shares no stacks");
-  if (!kSanitizer && can_share_memory(plan)) {
-    stack.emplace();
-    if (!stack->ok()) stack.reset();
-  }
+  void* stack = !kSanitizer && can_share_memory(plan) ? child_stack() : nullptr;
   VmChild vm{&plan, &child_ch, parent_ch.get(), -1};
   auto clone_child = [&]() {
     SignalBlock block;
     if (stack) {
       struct clone_args a = args;
       a.flags |= CLONE_VM | CLONE_VFORK;
-      a.stack = reinterpret_cast<std::uint64_t>(stack->base);
-      a.stack_size = ChildStack::kSize;
+      a.stack = reinterpret_cast<std::uint64_t>(stack);
+      a.stack_size = kChildStackSize;
       vm.procs_fd = procs.get();
       pid_t p = sys::clone3_on_stack(&a, vm_child_main, &vm);
       if (p >= 0) log::debug("spawn: the child shared vsrv's memory until its execve (CLONE_VM|CLONE_VFORK)");
       if (p >= 0 || errno != ENOSYS) return p;
-      stack.reset();
+      stack = nullptr;
     }
     pid_t p = sys::clone3_raw(&args);
     if (p == 0) {
