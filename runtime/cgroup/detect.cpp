@@ -107,12 +107,7 @@ Hierarchies parse_mountinfo(std::string_view text) {
   return h;
 }
 
-bool unified_mounted() {
-  struct statfs f;
-  for (const char* p : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
-    if (::statfs(p, &f) == 0 && f.f_type == CGROUP2_SUPER_MAGIC) return true;
-  return false;
-}
+bool unified_mounted() { return detect_layout() != Layout::V1; }
 
 Result<Hierarchies> discover() {
   Hierarchies h;
