@@ -1,9 +1,6 @@
 // Unit tests for the cgroup path rules: mountinfo and /proc/<pid>/cgroup parsing, cpu lists,
 // path cleaning (runtime/cgroup/detect.cpp), and Manager::resolve_at / create_at / destroy /
-// to_json / from_json (runtime/cgroup/manager.cpp) against a FAKE cgroupfs: plain directories
-// in a mkdtemp() tree laid out like v1, hybrid and v2 hierarchies. The real /sys/fs/cgroup is
-// never touched. A plain directory holding regular files cannot be rmdir'd, so the fake puts
-// files (cpuset.cpus, cgroup.controllers) only in directories that are expected to stay.
+// to_json / from_json (runtime/cgroup/manager.cpp) against a fake cgroupfs (cgroup_fakefs.h).
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -20,11 +17,12 @@
 #include "runtime/cgroup/hierarchy.h"
 #include "config/oci_spec.h"
 #include "runtime/cgroup/manager.h"
+#include "tests/unit/cgroup_fakefs.h"
 
 namespace vsrv::cgroup {
 namespace {
 
-bool contains(const std::string& hay, std::string_view needle) { return hay.find(needle) != std::string::npos; }
+using namespace fakefs;
 
 // ---------------------------------------------------------------- mountinfo
 
@@ -168,90 +166,6 @@ TEST(CgroupCleanPath, CollapsesAndRefuses) {
   }
   EXPECT_EQ(*clean_cgroup_path("/a/..b/c"), "/a/..b/c");  // only a whole ".." component is refused
 }
-
-// ---------------------------------------------------------------- fake cgroupfs
-
-bool is_dir(const std::string& p) {
-  struct stat sb;
-  return ::stat(p.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-bool exists(const std::string& p) {
-  struct stat sb;
-  return ::lstat(p.c_str(), &sb) == 0;
-}
-void mkdir_p(const std::string& p) { ASSERT_EQ(std::system(("mkdir -p '" + p + "'").c_str()), 0) << p; }
-void put(const std::string& p, const std::string& text) {
-  std::ofstream f(p);
-  f << text;
-}
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-std::vector<std::string> sorted(std::vector<std::string> v) {
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
-class CgroupFakeFs : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vsrv-cgfake-XXXXXX";
-    ASSERT_TRUE(mkdtemp(tmpl));
-    root = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf '" + root + "'").c_str()); }
-
-  // v1 hierarchies (cpu and cpuacct co-mounted), plus a unified cgroup2 mount when `with_unified`.
-  Hierarchies v1_layout(bool with_unified) {
-    Hierarchies h;
-    h.layout = with_unified ? Layout::Hybrid : Layout::V1;
-    auto mount = [&](const std::string& dir, std::initializer_list<const char*> ctrls) {
-      mkdir_p(root + "/" + dir);
-      for (const char* c : ctrls) h.v1[c] = root + "/" + dir;
-    };
-    mount("cpu,cpuacct", {"cpu", "cpuacct"});
-    mount("cpuset", {"cpuset"});
-    mount("memory", {"memory"});
-    mount("pids", {"pids"});
-    mount("freezer", {"freezer"});
-    mount("devices", {"devices"});
-    // The cpuset root has cpus and mems that new children inherit.
-    put(root + "/cpuset/cpuset.cpus", "0-3\n");
-    put(root + "/cpuset/cpuset.mems", "0\n");
-    if (with_unified) {
-      mkdir_p(root + "/unified");
-      put(root + "/unified/cgroup.controllers", "\n");
-      h.unified = root + "/unified";
-    }
-    return h;
-  }
-  Hierarchies v2_layout() {
-    Hierarchies h;
-    h.layout = Layout::V2;
-    mkdir_p(root + "/v2");
-    put(root + "/v2/cgroup.controllers", "cpuset cpu io memory pids\n");
-    h.unified = root + "/v2";
-    h.v2_controllers = {"cpuset", "cpu", "io", "memory", "pids"};
-    return h;
-  }
-  // Every directory below root (relative), to check that nothing else was made or left.
-  std::set<std::string> tree() {
-    std::set<std::string> out;
-    std::string cmd = "cd '" + root + "' && find . -mindepth 1 -type d";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    char buf[4096];
-    while (p && ::fgets(buf, sizeof buf, p)) {
-      std::string s(buf);
-      if (!s.empty() && s.back() == '\n') s.pop_back();
-      out.insert(s.substr(1));  // "./x" -> "/x"
-    }
-    if (p) ::pclose(p);
-    return out;
-  }
-  std::string root;
-  const std::map<std::string, std::string> no_own;
-};
 
 TEST_F(CgroupFakeFs, DefaultPathV1) {
   Hierarchies h = v1_layout(false);
