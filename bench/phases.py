@@ -61,6 +61,16 @@ def main():
         cfg["process"]["args"] = ["/bin/true"]
         cfg["linux"]["cgroupsPath"] = "/vsrvphases/c"
         json.dump(cfg, open(os.path.join(bundle, "config.json"), "w"))
+        # The prefix exists, as on a host where engines run (and in bench.py, where runc and crun
+        # leave /vsrvbench): vsrv makes and removes only the container's own directories. Its
+        # cpuset gets the root's cpus and mems, as runc and crun seed the parents they make.
+        for hier in v1_hierarchies():
+            p = os.path.join(hier, "vsrvphases")
+            os.makedirs(p, exist_ok=True)
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                if os.path.exists(os.path.join(hier, f)):
+                    with open(os.path.join(p, f), "w") as out:
+                        out.write(open(os.path.join(hier, f)).read().strip())
         root, log = os.path.join(work, "state"), os.path.join(work, "run.log")
         steps, walls = {}, []
         for i in range(a.runs + 5):
@@ -101,6 +111,17 @@ def main():
                 except OSError:
                     pass
         shutil.rmtree(work, ignore_errors=True)
+
+
+def v1_hierarchies():
+    """Mount points of the cgroup v1 hierarchies (fstype "cgroup"), from our mount table."""
+    out = []
+    for line in open("/proc/self/mountinfo"):
+        left, _, right = line.partition(" - ")
+        f = left.split()
+        if right.split()[:1] == ["cgroup"] and f[3] == "/" and f[4].startswith("/sys/fs/cgroup/"):
+            out.append(f[4])
+    return out
 
 
 def fmt(v):

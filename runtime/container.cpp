@@ -20,6 +20,7 @@
 #include "runtime/cgroup/manager.h"
 #include "runtime/cgroup/devices_bpf.h"
 #include "runtime/cgroup/resources.h"
+#include "runtime/cgroup_beside.h"
 #include "runtime/control.h"
 #include "runtime/exec_guard.h"
 #include "runtime/hooks.h"
@@ -77,6 +78,14 @@ struct Rollback {
     (void)remove_dir(root, id);
   }
 };
+
+// Whether a mount of the config binds something from the host's cgroup tree, which may be the
+// container's own cgroup: the plan then needs it made before the init is cloned.
+bool binds_host_cgroup(const oci::Spec& spec) {
+  for (const auto& m : spec.mounts)
+    if (m.type != "cgroup" && m.type != "cgroup2" && m.source.rfind("/sys/fs/cgroup", 0) == 0) return true;
+  return false;
+}
 
 Result<oci::Spec> spec_from_state(const State& st) {
   auto spec = oci::parse_spec(st.config_json);
@@ -211,13 +220,25 @@ Result<Created> create(const CreateOptions& o) {
   st.cgroup = cg->to_json();
   VSRV_TRY(save(o.root, st));
   log::step("create", o.id, "state saved");
+  std::optional<oci::Resources> res;
+  if (spec->linux && spec->linux->resources) {
+    res = *spec->linux->resources;
+    res->devices = std::move(*devices);
+  }
+  // The v1 directories and limits, on another CPU while we go on and the init sets up its
+  // namespaces and first mounts (runtime/cgroup_beside.h); on two CPUs after the network
+  // namespace, on that same CPU. Declared after rb: reaped before rb removes what it made.
+  CgroupBeside beside;
+  if (CgroupBeside::worthwhile() && !binds_host_cgroup(*spec))
+    if (auto steps = cg->v1_steps(res ? &*res : nullptr)) {
+      const int* after = sys::allowed_cpus() < 3 ? ahead.netns_done_word() : nullptr;
+      (void)beside.start(*cg, std::move(*steps), after);
+    }
   VSRV_TRY(cg->make());
   log::step("create", o.id, "cgroup made");
-  if (spec->linux && spec->linux->resources) {
-    oci::Resources res = *spec->linux->resources;
-    res.devices = std::move(*devices);
+  if (res) {
     cg->set_device_program(ahead.device_prog_fd());
-    VSRV_TRYC(cg->apply(res, /*fresh=*/cg->made_all()), "cgroup");
+    VSRV_TRYC(cg->apply(*res, /*fresh=*/cg->made_all()), "cgroup");
   }
   log::step("create", o.id, "limits written");
   // Saved again only if something changed since the first save: the directories make() found
@@ -262,9 +283,6 @@ Result<Created> create(const CreateOptions& o) {
   // The v2 cgroup dir fd is only for clone3 (CLONE_INTO_CGROUP): a host directory the
   // container's cwd must never reach through /proc/self/fd.
   if (cg->clone_into_fd() >= 0) plan->close_in_child.push_back(cg->clone_into_fd());
-  auto tasks = cg->task_files();
-  if (!tasks) return forward(std::move(tasks.error()), "cgroup");
-  for (const auto& t : *tasks) plan->cgroup_tasks.push_back({t.fd.get(), t.path});
   plan->new_keyring = !o.no_new_keyring;
   plan->keyring_name = "_ses." + o.id;
   if (seccomp) {
@@ -274,6 +292,28 @@ Result<Created> create(const CreateOptions& o) {
     plan->seccomp_notify = seccomp->uses_notify;
   }
   if (*guard == ExecGuard::Trampoline) VSRV_TRY(arm_trampoline(*plan, trampoline, seccomp, filter_memfd));
+  // The helper's outcome decides what the cgroup holds: wait for it here unless the init can
+  // wait for it itself (it shares our memory), after the mounts that need no cgroup.
+  auto helper_done = [&]() -> Result<void> {
+    auto r = beside.wait();
+    st.cgroup = cg->to_json();
+    if (!r) return forward(std::move(r.error()), "cgroup");
+    return {};
+  };
+  const bool join_beside = beside.started() && child_shares_memory(*plan);
+  if (beside.started() && !join_beside) VSRV_TRY(helper_done());
+  std::vector<cgroup::Manager::TaskFile> tasks;
+  if (join_beside) {
+    // (Not "create '<id>': ...": bench/phases.py reads those lines as steps.)
+    log::debug("cgroup: the v1 part of '" + o.id + "' is made beside the init, which joins it after its first mounts");
+    plan->cgroup_beside = beside.shared();
+    for (const auto& t : beside.tasks()) plan->cgroup_tasks.push_back({-1, t});
+  } else {
+    auto t = cg->task_files();
+    if (!t) return forward(std::move(t.error()), "cgroup");
+    tasks = std::move(*t);
+    for (const auto& f : tasks) plan->cgroup_tasks.push_back({f.fd.get(), f.path});
+  }
   struct CloseOwned {
     std::vector<int>& fds;
     ~CloseOwned() {
@@ -314,6 +354,13 @@ Result<Created> create(const CreateOptions& o) {
   };
   log::step("create", o.id, "plan built, cloning the init");
   auto sp = spawn(*plan, cg->clone_into_fd(), cb);
+  // The init waited for the helper (or failed before it got there): reap the helper now. Its
+  // error comes first, since the init stopped because of it.
+  if (join_beside)
+    if (auto h = helper_done(); !h) {
+      if (sp) kill_and_reap(sp->pid, sp->pidfd);  // not reached: an init joins only a whole cgroup
+      return forward(std::move(h.error()));
+    }
   if (!sp) return forward(std::move(sp.error()));
   log::step("create", o.id, "init ready");
   rb.pid = sp->pid;

@@ -141,7 +141,12 @@ bool can_share_memory(const ChildPlan& p) {
   return !p.alive_handshake && !p.run_hooks_in_parent && !p.seccomp_notify;
 }
 
+bool child_shares_memory(const ChildPlan& p) { return !kSanitizer && can_share_memory(p) && child_stack() != nullptr; }
+
 Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallbacks& cb) {
+  // A copy of us would never see the helper's word change, and wait for it forever.
+  if (plan.cgroup_beside && !child_shares_memory(plan))
+    return fail("internal error: a child waiting for its cgroup must share our memory");
   auto chans = Channel::pair();
   if (!chans) return forward(std::move(chans.error()));
   auto& [parent_ch, child_ch] = *chans;
@@ -194,7 +199,7 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
       vm.procs_fd = procs.get();
       pid_t p = sys::clone3_on_stack(&a, vm_child_main, &vm);
       if (p >= 0) log::debug("spawn: the child shared vsrv's memory until its execve (CLONE_VM|CLONE_VFORK)");
-      if (p >= 0 || errno != ENOSYS) return p;
+      if (p >= 0 || errno != ENOSYS || plan.cgroup_beside) return p;
       stack = nullptr;
     }
     pid_t p = sys::clone3_raw(&args);

@@ -40,6 +40,10 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
 // Whether spawn() may clone the child into our memory (CLONE_VM|CLONE_VFORK): it never waits
 // for the parent before its execve or exit. Pure; exposed for unit tests.
 bool can_share_memory(const ChildPlan& plan);
+// Whether spawn() will clone this plan's child vfork-style, in our memory: can_share_memory(),
+// not a sanitizer build, and its stack could be mapped. Only such a child can wait for a helper
+// beside it (plan.cgroup_beside).
+bool child_shares_memory(const ChildPlan& plan);
 
 // Writes uid_map/gid_map for `pid` (directly as root, through newuidmap/newgidmap otherwise).
 Result<void> write_id_maps(pid_t pid, const std::vector<oci::IdMapping>& uids, const std::vector<oci::IdMapping>& gids);

@@ -172,6 +172,7 @@ Result<void> plan_mount(const oci::Mount& m, size_t idx, const PlanInputs& in, b
       b.source = in.cgroup_dirs.empty() ? "/sys/fs/cgroup" : in.cgroup_dirs.front().second;
       b.flags = op.flags | MS_NOSUID | MS_NODEV | MS_NOEXEC;
       b.remount = true;
+      b.needs_cgroup = true;
       p.mounts.push_back(std::move(b));
       return {};
     }
@@ -183,6 +184,7 @@ Result<void> plan_mount(const oci::Mount& m, size_t idx, const PlanInputs& in, b
     t.source = "tmpfs";
     t.data = "mode=755";
     t.flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    t.needs_cgroup = true;
     p.mounts.push_back(t);
     for (const auto& [name, dir] : in.cgroup_dirs) {
       MountOp b;
@@ -191,6 +193,7 @@ Result<void> plan_mount(const oci::Mount& m, size_t idx, const PlanInputs& in, b
       b.bind = true;
       b.flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (ro ? MS_RDONLY : 0);
       b.remount = true;
+      b.needs_cgroup = true;
       p.mounts.push_back(std::move(b));
     }
     if (ro) {
@@ -199,6 +202,7 @@ Result<void> plan_mount(const oci::Mount& m, size_t idx, const PlanInputs& in, b
       r.remount_only = true;
       r.flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
       r.data = "mode=755";
+      r.needs_cgroup = true;
       p.mounts.push_back(std::move(r));
     }
     return {};
@@ -410,9 +414,23 @@ Result<ChildPlan> build_plan(const oci::Spec& spec, const PlanInputs& in) {
     p.mounts.push_back(std::move(b));
   }
   for (const auto& [src, dst] : in.extra_binds) add_bind(src, dst);
+  p.cgroup_join_mount = p.mounts.size();
+  for (size_t i = 0; i < p.mounts.size() && p.cgroup_join_mount == p.mounts.size(); ++i)
+    if (p.mounts[i].needs_cgroup) p.cgroup_join_mount = i;
   for (const auto& m : p.mounts)
     if (m.target == "/dev" || m.target == "/dev/") p.dev_fresh_tmpfs = !m.bind && !m.remount_only && m.fstype == "tmpfs";
   plan_devices(spec, p.new_userns, p);
+  p.devices_before_cgroup = true;
+  for (size_t i = p.cgroup_join_mount; i < p.mounts.size(); ++i) {
+    const std::string& t = p.mounts[i].target;
+    if (!p.mounts[i].needs_cgroup) p.devices_before_cgroup = false;
+    for (const auto& d : p.devices)
+      if (d.path.size() > t.size() && d.path.compare(0, t.size(), t) == 0 && d.path[t.size()] == '/')
+        p.devices_before_cgroup = false;
+    for (const auto& [target, link] : p.dev_symlinks)
+      if (link.size() > t.size() && link.compare(0, t.size(), t) == 0 && link[t.size()] == '/')
+        p.devices_before_cgroup = false;
+  }
   p.masked_paths = lx.masked_paths;
   p.readonly_paths = lx.readonly_paths;
   for (const auto& [key, value] : lx.sysctl) {

@@ -31,6 +31,7 @@ struct MountOp {
   bool remount = false;     // binds with ro/nosuid/nodev/noexec need a second MS_REMOUNT
   bool is_proc = false;     // check fstatfs == PROC_SUPER_MAGIC after mounting
   bool remount_only = false;  // MS_REMOUNT of an earlier mount at target (e.g. a ro cgroup tmpfs)
+  bool needs_cgroup = false;  // shows the container's cgroup directories: only after the join
 };
 
 struct DeviceOp {
@@ -52,6 +53,15 @@ struct NsJoin {
 struct CgroupJoin {
   int fd = -1;
   std::string path;  // for messages
+};
+
+// The v1 cgroup being made by a helper beside the init (runtime/cgroup_beside.h), in memory the
+// init shares. `running` is 1 until the helper exits: the kernel then clears it and wakes its
+// futex (CLONE_CHILD_CLEARTID), whatever ended the helper. `status` is 1 once every directory
+// and limit was made (set before the helper exits).
+struct CgroupBesideWait {
+  int running = 1;
+  int status = 0;
 };
 
 struct RlimitOp {
@@ -92,6 +102,15 @@ struct ChildPlan {
   // Written "0" and closed by the child first thing: it moves itself into each v1 hierarchy
   // (why not the parent writing cgroup.procs: runtime/cgroup/manager.h, task_files()).
   std::vector<CgroupJoin> cgroup_tasks;
+  // Non-null: the v1 directories are still being made beside us (cgroup_tasks carry paths, no
+  // fds). The child then joins later: once the helper is done, before the mount at
+  // cgroup_join_mount (the first that needs_cgroup; mounts.size() when none), and unshares its
+  // cgroup namespace only then. Everything before that runs while the helper works.
+  const CgroupBesideWait* cgroup_beside = nullptr;
+  std::size_t cgroup_join_mount = 0;
+  // The mounts from cgroup_join_mount on all show the cgroup, and no device is made below one
+  // of them: the devices may be made before those mounts (and the join) with the same result.
+  bool devices_before_cgroup = false;
 
   // --- filesystem ---
   std::string rootfs;               // absolute host path

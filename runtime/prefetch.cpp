@@ -40,6 +40,8 @@ const char kLicense[] = "GPL";
     if (r == 0)
       r = sys::raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/ns/net"), O_RDONLY | O_CLOEXEC);
     w->netns_result = r;
+    __atomic_store_n(&w->netns_done, 1, __ATOMIC_RELEASE);
+    sys::raw_syscall(SYS_futex, reinterpret_cast<long>(&w->netns_done), FUTEX_WAKE_PRIVATE, 1);
   }
   for (;;) sys::raw_syscall(SYS_exit, 0);
 }
@@ -136,6 +138,12 @@ int Prefetch::device_prog_fd() {
   if (!w.insns) return prog_fd_;
   wait(0);
   return prog_fd_;
+}
+
+const int* Prefetch::netns_done_word() const {
+  for (int i = 0; i < 2; ++i)
+    if (work_[i].netns && helper_[i] > 0) return &work_[i].netns_done;
+  return nullptr;
 }
 
 void Prefetch::stop() {

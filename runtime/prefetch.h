@@ -41,6 +41,9 @@ class Prefetch {
   void start(const oci::Spec& spec, const std::vector<bpf_insn>* device_prog);
   // Wait for the helper; the fds stay owned here. -1: none, make it the usual way.
   int netns_fd();
+  // The word that turns 1 (futex-woken) once the network namespace is made; null when no
+  // helper makes one.
+  const int* netns_done_word() const;
   int device_prog_fd();
   // Waits for the helpers and closes what they made (the destructor does the same): before an
   // exec, which they must not see.
@@ -52,6 +55,7 @@ class Prefetch {
     const bpf_insn* insns = nullptr;
     unsigned insn_cnt = 0;
     long netns_result = -1, prog_result = -1;  // written by the helper: an fd, or -errno
+    int netns_done = 0;  // 1 once netns_result is written (a futex: CgroupBeside's helper waits on it)
     int prog_done = 0;  // 1 once prog_result is written (a futex: the program is wanted first)
   };
 

@@ -200,7 +200,8 @@ Result<Manager> Manager::resolve_at(const Hierarchies& h, const std::string& cgr
 Result<void> Manager::make() {
   // From here on created_ lists exactly what this process made (a concurrent create may have
   // made a shared parent meanwhile; that one is not ours to remove).
-  created_.clear();
+  // (The v1 directories a helper makes stay listed: v1_made_elsewhere().)
+  created_ = v1_elsewhere_;
   auto undo = [&](Error e) -> Result<void> {
     (void)destroy();
     return tl::unexpected(std::move(e));
@@ -221,6 +222,84 @@ Result<void> Manager::make() {
     v2_dir_.reset(fd);
   }
   return {};
+}
+
+std::optional<Manager::V1Steps> Manager::v1_steps(const oci::Resources* r) const {
+  if (layout_ == Layout::V2 || v1_taken_ || !made_all()) return std::nullopt;
+  V1Steps s;
+  std::set<std::string> leaves;
+  for (const auto& [c, d] : paths_) leaves.insert(d);
+  auto cpuset = paths_.find("cpuset");
+  for (const auto& [mount, rel] : to_make_) {
+    if (!v2_root_.empty() && mount == v2_root_) continue;
+    std::vector<std::string> all = dirs_below(mount, rel), fresh;
+    for (const auto& d : all)
+      if (std::find(created_.begin(), created_.end(), d) != created_.end()) fresh.push_back(d);
+    if (fresh.empty()) return std::nullopt;
+    if (cpuset != paths_.end() && cpuset->second == mount + rel) {
+      // The values a new cpuset directory needs (seed_cpuset()), read now from the deepest
+      // directory above that has them: a parent someone made without them (an empty cpuset
+      // refuses tasks) is seeded too, top-down, as seed_cpuset() does.
+      std::vector<std::string> seed = fresh;
+      std::string src = fresh.front().substr(0, fresh.front().rfind('/'));
+      std::optional<std::string> c, m;
+      for (;;) {
+        auto cc = sys::read_file(src + "/cpuset.cpus"), mm = sys::read_file(src + "/cpuset.mems");
+        if (!cc || !mm) return std::nullopt;
+        if (!trim(*cc).empty() && !trim(*mm).empty()) {
+          c = trim(*cc), m = trim(*mm);
+          break;
+        }
+        if (src.size() <= mount.size()) return std::nullopt;  // the mount itself has none
+        seed.insert(seed.begin(), src);
+        src = src.substr(0, src.rfind('/'));
+      }
+      for (const auto& d : seed) {
+        s.writes.push_back({d + "/cpuset.cpus", *c, true});
+        s.writes.push_back({d + "/cpuset.mems", *m, true});
+      }
+    }
+    // Every level from the mount down, the existing ones too: a concurrent delete may remove a
+    // shared parent ("/vsrv" goes with its last container) before the helper gets there.
+    for (auto& d : all) {
+      bool leaf = leaves.count(d) > 0;
+      s.mkdirs.push_back({std::move(d), leaf});
+    }
+  }
+  if (s.mkdirs.empty()) return std::nullopt;
+  if (r) {
+    auto plan = plan_writes(*r, hierarchies());
+    if (!plan) return std::nullopt;
+    for (const auto& w : plan->v1) {
+      std::string d = dir_of(w.controller, false);
+      if (d.empty()) return std::nullopt;
+      s.writes.push_back({d + "/" + w.file, w.value, false});
+    }
+  }
+  std::set<std::string> done;  // co-mounted controllers (cpu,cpuacct) share one directory
+  for (const auto& [c, d] : paths_)
+    if (c != "unified" && done.insert(d).second) s.tasks.push_back(d + "/tasks");
+  return s;
+}
+
+void Manager::v1_made_elsewhere() {
+  std::vector<std::pair<std::string, std::string>> keep;
+  for (auto& [mount, rel] : to_make_) {
+    if (!v2_root_.empty() && mount == v2_root_) {
+      keep.emplace_back(std::move(mount), std::move(rel));
+      continue;
+    }
+    for (auto& d : dirs_below(mount, rel))
+      if (std::find(created_.begin(), created_.end(), d) != created_.end()) v1_elsewhere_.push_back(std::move(d));
+  }
+  to_make_ = std::move(keep);
+  v1_taken_ = true;
+}
+
+void Manager::v1_made(const std::vector<std::string>& dirs) {
+  for (const auto& d : v1_elsewhere_) created_.erase(std::remove(created_.begin(), created_.end(), d), created_.end());
+  v1_elsewhere_ = dirs;
+  created_.insert(created_.end(), dirs.begin(), dirs.end());
 }
 
 Result<void> Manager::enable_v2_controllers(const std::set<std::string>& wanted) const {
@@ -369,7 +448,9 @@ Result<void> Manager::apply(const oci::Resources& r, bool fresh) const {
   auto plan = plan_writes(r, hierarchies());
   if (!plan) return forward(std::move(plan.error()));
   std::vector<std::pair<std::string, std::string>> writes;
+  // (The v1 part of a fresh cgroup may be written by the helper that made it: take_v1_steps().)
   for (const auto& w : plan->v1) {
+    if (v1_taken_) break;
     std::string d = dir_of(w.controller, false);
     if (d.empty()) return fail("linux.resources: the " + w.controller + " controller is not mounted");
     writes.emplace_back(d + "/" + w.file, w.value);

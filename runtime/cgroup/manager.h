@@ -51,6 +51,30 @@ class Manager {
                                     const std::string& id, const std::map<std::string, std::string>& own);
   Result<void> make();
   const std::vector<std::string>& created() const { return created_; }
+  // make() and a fresh apply() of the v1 hierarchies as plain steps, for a helper that makes
+  // them beside the init (runtime/cgroup_beside.h). nullopt where the usual way must do it: a
+  // v2 layout, a directory that exists already (made_all() false), an unseeded cpuset parent,
+  // resources plan_writes() refuses.
+  struct V1Steps {
+    struct Dir {
+      std::string path;
+      bool leaf;  // the container's own: new (one that exists is someone else's: an error)
+    };
+    struct Write {
+      std::string file, value;
+      bool seed;  // a cpuset seed: best effort, as make() does
+    };
+    std::vector<Dir> mkdirs;        // top-down per hierarchy from its mount (parents may exist)
+    std::vector<Write> writes;      // cpuset seeds, then limits
+    std::vector<std::string> tasks; // one `tasks` file per directory
+  };
+  std::optional<V1Steps> v1_steps(const oci::Resources* r) const;
+  // The helper has them: make() then makes only a hybrid's unified directory, and apply()
+  // writes only the v2 part. created() keeps listing the v1 directories.
+  void v1_made_elsewhere();
+  // Once the helper is done: the v1 directories it did make, which replace those it was to
+  // (one someone else made meanwhile is not ours to remove, nor those after a failure).
+  void v1_made(const std::vector<std::string>& dirs);
   // True when make() created every leaf directory (none existed before).
   bool made_all() const;
   // Rebuilds a manager from what to_json() saved.
@@ -117,6 +141,8 @@ class Manager {
   sys::unique_fd v2_dir_;
   int device_prog_ = -1;  // borrowed (set_device_program)
   Layout layout_ = Layout::V1;
+  bool v1_taken_ = false;  // v1_made_elsewhere(): the v1 part is made by a helper
+  std::vector<std::string> v1_elsewhere_;  // the v1 directories it makes
   std::string cgroup_path_;
   std::string v2_root_;                   // cgroup2 mount point; empty when none
   std::set<std::string> v2_controllers_;  // offered by the unified root

@@ -10,6 +10,7 @@
 #include <linux/limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/futex.h>
 #include <linux/keyctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -22,6 +23,7 @@
 #include "runtime/child/steps.h"
 #include "runtime/sys/rootfs.h"
 #include "runtime/sys/syscalls.h"
+
 
 namespace vsrv::runtime::child {
 namespace {
@@ -39,7 +41,9 @@ Result<void> late_namespaces(const ChildPlan& p) noexcept {
     return errno_error("become root in the user namespace");
   // The cgroup namespace is unshared only now, after we moved into our cgroup (and clone3 put
   // us into the v2 one), so its root is the container's cgroup rather than the one vsrv ran in.
-  if (p.unshare_cgroup && ::unshare(CLONE_NEWCGROUP) < 0) return errno_error("unshare cgroup namespace");
+  // (With the cgroup made beside us, at the join instead: join_cgroup_made_beside().)
+  if (p.unshare_cgroup && !p.cgroup_beside && ::unshare(CLONE_NEWCGROUP) < 0)
+    return errno_error("unshare cgroup namespace");
   if (p.unshare_time) {
     if (::unshare(CLONE_NEWTIME) < 0) return errno_error("unshare time namespace");
     // Offsets can be written only before any process lives in the namespace; execve moves us in.
@@ -51,6 +55,40 @@ Result<void> late_namespaces(const ChildPlan& p) noexcept {
         return errno_error("write timens_offsets");
     }
   }
+  return {};
+}
+
+// The join when the v1 cgroup is made by a helper beside us (plan.h, CgroupBesideWait): wait
+// for the helper to exit, move into each hierarchy (the tasks files by path: the helper made the
+// directories after our fd table was copied; the host's cgroupfs is still where the parent saw it,
+// since we have not pivoted), then unshare the cgroup namespace, rooted at the container's cgroup.
+// A helper that did not finish stops us here, before any join; create reports its error.
+Result<void> join_cgroup_made_beside(const ChildPlan& p) noexcept {
+  auto* w = const_cast<CgroupBesideWait*>(p.cgroup_beside);
+  // The helper is on another CPU and mostly done by now (measured: it finished first in 9 runs
+  // of 10). If not, spin briefly (a few tens of µs) on its status, written just before it exits,
+  // rather than sleep at once and pay for the wake-up (an IPI to a halted vCPU: ~50 µs in a VM,
+  // measured); a long spin would only burn the CPU the helper may need. Then sleep until it is
+  // gone; not FUTEX_PRIVATE: the kernel's wake at its exit is a shared one.
+  constexpr int kSpins = 400;
+  for (int i = 0; i < kSpins && __atomic_load_n(&w->status, __ATOMIC_ACQUIRE) == 0; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  while (__atomic_load_n(&w->status, __ATOMIC_ACQUIRE) == 0 && __atomic_load_n(&w->running, __ATOMIC_ACQUIRE) != 0)
+    ::syscall(SYS_futex, &w->running, FUTEX_WAIT, 1, nullptr, nullptr, 0);
+  if (__atomic_load_n(&w->status, __ATOMIC_ACQUIRE) != 1)
+    return make_error(EAGAIN, "cgroup: the helper making it did not finish");
+  for (const auto& t : p.cgroup_tasks) {
+    int fd = ::open(t.path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno_error("join '" + t.path + "': open");
+    bool ok = ::write(fd, "0", 1) == 1;
+    int e = errno;
+    ::close(fd);
+    if (!ok) return make_error(e, "join '" + t.path + "'");
+  }
+  if (p.unshare_cgroup && ::unshare(CLONE_NEWCGROUP) < 0) return errno_error("unshare cgroup namespace");
   return {};
 }
 
@@ -148,6 +186,8 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
 
   // Into the cgroup first: before the namespaces, so the cgroup namespace unshared later is
   // rooted at the container's cgroup and every page the setup allocates is charged to it.
+  // Unless the v1 cgroup is still being made beside us: then the namespaces and the mounts
+  // before the cgroup's come first, charged to vsrv's own cgroup (runtime/cgroup_beside.h).
   if (cgroup_procs_fd >= 0) {
     if (::write(cgroup_procs_fd, "0", 1) != 1) {
       ch.send_error(Step::Cgroup, errno, "join cgroup2 'cgroup.procs'");
@@ -156,6 +196,7 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
     ::close(cgroup_procs_fd);
   }
   for (const auto& t : p.cgroup_tasks) {
+    if (p.cgroup_beside) break;  // later: join_cgroup_made_beside()
     if (::write(t.fd, "0", 1) != 1) {
       ch.send_error(Step::Cgroup, errno, ("join '" + t.path + "'").c_str());
       _exit(kSetupFailed);
@@ -173,8 +214,18 @@ Result<void> apply_capabilities(const ChildPlan& p) noexcept {
   if (!p.is_exec) {
     sys::RootFs root;
     must(Step::Mounts, prepare_root(p, root));
-    must(Step::Mounts, do_mounts(p, root));
-    must(Step::Devices, create_devices(p, root));
+    if (p.cgroup_beside) {
+      // Everything before the first mount that shows the cgroup overlaps the helper making it,
+      // and the devices too when only such mounts come after (plan.h, devices_before_cgroup).
+      must(Step::Mounts, do_mounts(p, root, 0, p.cgroup_join_mount));
+      if (p.devices_before_cgroup) must(Step::Devices, create_devices(p, root));
+      must(Step::Cgroup, join_cgroup_made_beside(p));
+      must(Step::Mounts, do_mounts(p, root, p.cgroup_join_mount, p.mounts.size()));
+      if (!p.devices_before_cgroup) must(Step::Devices, create_devices(p, root));
+    } else {
+      must(Step::Mounts, do_mounts(p, root, 0, p.mounts.size()));
+      must(Step::Devices, create_devices(p, root));
+    }
     if (p.run_hooks_in_parent) {
       must(Step::Hooks, ch.send(Msg::HooksRequest));
       must(Step::Hooks, ch.expect(Msg::HooksDone).map([](auto&&) {}));

@@ -174,8 +174,8 @@ Result<void> prepare_root(const ChildPlan& p, sys::RootFs& root) noexcept {
   return {};
 }
 
-Result<void> do_mounts(const ChildPlan& p, const sys::RootFs& root) noexcept {
-  for (const auto& m : p.mounts) VSRV_TRY(mount_one(m, root));
+Result<void> do_mounts(const ChildPlan& p, const sys::RootFs& root, std::size_t from, std::size_t to) noexcept {
+  for (std::size_t i = from; i < to && i < p.mounts.size(); ++i) VSRV_TRY(mount_one(p.mounts[i], root));
   return {};
 }
 

@@ -10,7 +10,8 @@ namespace vsrv::runtime::child {
 
 // mounts.cpp
 Result<void> prepare_root(const ChildPlan& p, sys::RootFs& root) noexcept;   // propagation + rootfs bind
-Result<void> do_mounts(const ChildPlan& p, const sys::RootFs& root) noexcept;
+// The mounts p.mounts[from, to).
+Result<void> do_mounts(const ChildPlan& p, const sys::RootFs& root, std::size_t from, std::size_t to) noexcept;
 Result<void> create_devices(const ChildPlan& p, const sys::RootFs& root) noexcept;
 Result<void> pivot_to(const ChildPlan& p, const sys::RootFs& root) noexcept;
 Result<void> finish_rootfs(const ChildPlan& p) noexcept;                      // after pivot: masked, ro paths, ro root

@@ -410,6 +410,58 @@ def test_init_and_exec_join_every_hierarchy(bundle, tmp_path):
     assert paths == {"/"}, inside.out
 
 
+BESIDE_LINE = "is made beside the init"
+
+
+@pytest.mark.parametrize("beside", ["1", "0"])
+def test_cgroup_made_beside_the_init_or_before_it(bundle, beside, monkeypatch, tmp_path):
+    """VSRV_CGROUP_BESIDE=1: the v1 directories and limits are made by a helper while the init
+    sets up its first mounts, and the init joins them before the cgroup tree is mounted
+    (runtime/cgroup_beside.h); =0: all made before the clone. Either way the init is in every
+    hierarchy, the limits are written, the cgroup namespace is rooted at the container's cgroup,
+    and the cgroup tree mounted inside shows the container's own directories."""
+    if V2:
+        pytest.skip("pure cgroup v2: one directory, which clone3 needs first; nothing is made beside the init")
+    monkeypatch.setenv("VSRV_CGROUP_BESIDE", beside)
+    limit = 48 * MiB
+    b = bundle(probe_args("sleep", 60),
+               overrides={"linux": {"resources": {"memory": {"limit": limit}, "pids": {"limit": 77}}}})
+    log = tmp_path / "debug.log"
+    r = b._with_logs("--debug", "--log", log, "run", "--detach", "--bundle", b.path, b.id)
+    assert r.rc == 0, r
+    assert (BESIDE_LINE in log.read_text()) == (beside == "1"), log.read_text()
+    want = f"/vsrv/{b.id}"
+    pid = b.state()["pid"]
+    seen = _cgroup_lines(pid)
+    for c in ("memory", "pids", "cpuset", "devices", "freezer"):
+        assert seen.get(c) == want, (c, seen)
+    assert memory_limit_value(host_file(b, "memory.limit").read_text()) == limit
+    assert host_file(b, "pids.max").read_text().strip() == "77"
+    r = b.exec(["/bin/cat", inside_file("memory.limit"), inside_file("pids.max"), "/proc/self/cgroup"])
+    assert r.rc == 0, r
+    lines = r.out.split()
+    assert memory_limit_value(lines[0]) == limit and lines[1] == "77", r.out
+    inside = {l.split(":", 2)[2] for l in r.out.splitlines()[2:] if l.count(":") >= 2 and "name=systemd" not in l}
+    assert inside == {"/"}, r.out
+
+
+def test_a_limit_the_kernel_refuses_in_the_helper_is_one_error_and_nothing_left(bundle, monkeypatch):
+    """A value the kernel refuses, written by the helper beside the init: the init stops before it
+    joins, create names the file, the value and the kernel's reason, and removes everything."""
+    if V2:
+        pytest.skip("pure cgroup v2: nothing is made beside the init")
+    if not os.path.exists(os.path.join(CGROUP_ROOT, "cpu", "cpu.rt_runtime_us")):
+        pytest.skip("no cpu.rt_runtime_us in this v1 cpu hierarchy (kernel without RT group scheduling)")
+    monkeypatch.setenv("VSRV_CGROUP_BESIDE", "1")
+    b = bundle(probe_args("sleep", 10),
+               overrides={"linux": {"resources": {"cpu": {"realtimeRuntime": 2000000, "realtimePeriod": 1000000}}}})
+    r = b.run()
+    assert r.rc != 0, r
+    assert "cpu.rt_runtime_us' = 2000000: Invalid argument" in r.err, r
+    assert r.err.strip().count("\n") == 0, f"one clear error line expected: {r.err!r}"
+    assert b.leftovers() == [], b.leftovers()
+
+
 def test_200_create_delete_cycles_leave_no_cgroup(bundle):
     need_controllers("memory", "pids")
     b = bundle(probe_args("sleep", 60), overrides={"linux": {"resources": {"memory": {"limit": 64 * MiB}, "pids": {"limit": 100}}}})

@@ -154,6 +154,11 @@ TEST(Prefetch, MakesTheNamespaceAndTheProgramOnlyWithACpuToSpare) {
   std::vector<bpf_insn> prog = vsrv::cgroup::device_filter({all});
   Prefetch p;
   p.start(s, &prog);
+  // The word CgroupBeside's helper waits on turns 1 once the namespace is made (a futex).
+  const int* done = p.netns_done_word();
+  ASSERT_NE(done, nullptr);
+  for (int i = 0; i < 2000 && !__atomic_load_n(done, __ATOMIC_ACQUIRE); ++i) ::usleep(1000);
+  EXPECT_EQ(__atomic_load_n(done, __ATOMIC_ACQUIRE), 1);
   const int prog_fd = p.device_prog_fd();
   if (cpus >= 3) {
     EXPECT_GE(prog_fd, 0) << "a helper of its own loads the program";
@@ -173,6 +178,7 @@ TEST(Prefetch, MakesTheNamespaceAndTheProgramOnlyWithACpuToSpare) {
     EXPECT_EQ(::fcntl(prog_fd, F_GETFD), -1);
   }
   EXPECT_EQ(p.netns_fd(), -1);
+  EXPECT_EQ(p.netns_done_word(), nullptr) << "no helper left to wait for";
 }
 
 }  // namespace

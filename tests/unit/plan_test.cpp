@@ -190,3 +190,44 @@ TEST(Plan, NotifySocketIsBoundAndAnnounced) {
   for (auto& m : p->mounts) mount |= m.target == "/run/notify/notify.sock";
   EXPECT_TRUE(mount);
 }
+
+// With the v1 cgroup made beside the init (runtime/cgroup_beside.h), the init joins before the
+// first mount that shows the cgroup; what comes before it overlaps the helper.
+TEST(Plan, TheJoinComesBeforeTheFirstMountShowingTheCgroup) {
+  auto s = base_spec();
+  s.mounts = {{"/proc", "proc", "proc", {}},
+              {"/dev", "tmpfs", "tmpfs", {"mode=755"}},
+              {"/sys/fs/cgroup", "cgroup", "cgroup", {"ro"}}};
+  auto in = inputs();
+  in.cgroup_dirs = {{"memory", "/sys/fs/cgroup/memory/x"}, {"pids", "/sys/fs/cgroup/pids/x"}};
+  auto p = build_plan(s, in);
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_EQ(p->cgroup_join_mount, 2u);
+  // A tmpfs, one bind per hierarchy, the tmpfs made read-only: all after the join.
+  ASSERT_EQ(p->mounts.size(), 6u);
+  for (size_t i = 0; i < p->mounts.size(); ++i) EXPECT_EQ(p->mounts[i].needs_cgroup, i >= 2) << i;
+  EXPECT_EQ(p->mounts[3].source, "/sys/fs/cgroup/memory/x");
+  // Only cgroup mounts follow, and no device lives below them: the devices come before the join.
+  EXPECT_TRUE(p->devices_before_cgroup);
+}
+
+TEST(Plan, DevicesWaitForTheCgroupMountsWhenOtherMountsFollow) {
+  auto s = base_spec();
+  s.mounts = {{"/sys/fs/cgroup", "cgroup", "cgroup", {}}, {"/dev", "tmpfs", "tmpfs", {"mode=755"}}};
+  auto in = inputs();
+  in.cgroup_dirs = {{"memory", "/sys/fs/cgroup/memory/x"}};
+  auto p = build_plan(s, in);
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->cgroup_join_mount, 0u);
+  EXPECT_FALSE(p->devices_before_cgroup);  // /dev is mounted after the cgroup tree
+}
+
+TEST(Plan, NoCgroupMountJoinsAfterTheMounts) {
+  auto s = base_spec();
+  s.mounts = {{"/proc", "proc", "proc", {}}};
+  auto p = build_plan(s, inputs());
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->cgroup_join_mount, p->mounts.size());
+  EXPECT_TRUE(p->devices_before_cgroup);
+  for (const auto& m : p->mounts) EXPECT_FALSE(m.needs_cgroup);
+}

@@ -1,0 +1,162 @@
+// runtime/cgroup_beside.cpp: see cgroup_beside.h.
+#include "runtime/cgroup_beside.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "runtime/sys/syscalls.h"
+
+namespace vsrv::runtime {
+namespace {
+
+alignas(16) char helper_stack[16 * 1024];
+
+long write_value(long fd, const CgroupBeside::Write& w) {
+  long n;
+  do n = sys::raw_syscall(SYS_write, fd, reinterpret_cast<long>(w.value), static_cast<long>(w.len));
+  while (n == -EINTR);
+  return n < 0 ? n : n == static_cast<long>(w.len) ? 0 : -EIO;
+}
+
+[[noreturn]] void finish(CgroupBeside::Work* w, long err, int failed) {
+  w->err = err;
+  w->failed = failed;
+  __atomic_store_n(&w->wait.status, err == 0 ? 1 : -1, __ATOMIC_RELEASE);
+  // The kernel clears w->wait.running and wakes the init as we exit (CLONE_CHILD_CLEARTID).
+  for (;;) sys::raw_syscall(SYS_exit, 0);
+}
+
+[[noreturn]] void helper_main(void* arg) {
+  auto* w = static_cast<CgroupBeside::Work*>(arg);
+  if (w->after) {
+    struct timespec half_ms = {0, 500000};
+    for (int i = 0; i < 4 && __atomic_load_n(w->after, __ATOMIC_ACQUIRE) == 0; ++i)
+      sys::raw_syscall(SYS_futex, reinterpret_cast<long>(w->after), FUTEX_WAIT_PRIVATE, 0, reinterpret_cast<long>(&half_ms));
+  }
+  int retries = 0;
+  for (unsigned i = 0; i < w->n_mkdirs; ++i) {
+    auto& d = w->mkdirs[i];
+    long r = sys::raw_syscall(SYS_mkdirat, AT_FDCWD, reinterpret_cast<long>(d.path), 0755);
+    if (r == 0) {
+      d.made = true;
+      continue;
+    }
+    // A parent that exists (or that a concurrent create made meanwhile) is used, as make() does,
+    // and is not ours to remove. The container's own directory was new when resolve() looked:
+    // if it exists now, it is somebody else's.
+    if (r == -EEXIST && !d.leaf) continue;
+    // A concurrent delete removed a shared parent between our mkdirs: this hierarchy again from
+    // its mount (make_dirs() does the same). Entries run top-down and end with the leaf.
+    if (r == -ENOENT && retries++ < 20) {
+      while (i > 0 && !w->mkdirs[i - 1].leaf) --i;
+      --i;  // unsigned: from 0 it wraps, and the loop's ++i brings it back to 0
+      continue;
+    }
+    finish(w, r, static_cast<int>(i));
+  }
+  // Consecutive writes to one file (device rules: one per write, as the kernel parses them)
+  // share one open. A cpuset seed that fails is left, as make() leaves it.
+  long fd = -1;
+  for (unsigned i = 0; i < w->n_writes; ++i) {
+    const auto& wr = w->writes[i];
+    if (i == 0 || w->writes[i - 1].path != wr.path) {
+      if (fd >= 0) sys::raw_syscall(SYS_close, fd);
+      fd = sys::raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(wr.path), O_WRONLY | O_CLOEXEC);
+    }
+    long r = fd < 0 ? fd : write_value(fd, wr);
+    if (r < 0 && !wr.seed) {
+      if (fd >= 0) sys::raw_syscall(SYS_close, fd);
+      finish(w, r, static_cast<int>(w->n_mkdirs + i));
+    }
+  }
+  if (fd >= 0) sys::raw_syscall(SYS_close, fd);
+  finish(w, 0, -1);
+}
+
+}  // namespace
+
+bool CgroupBeside::worthwhile() {
+  if (const char* e = ::getenv("VSRV_CGROUP_BESIDE"); e && (e[0] == '0' || e[0] == '1') && !e[1]) return e[0] == '1';
+  return sys::allowed_cpus() >= 2;
+}
+
+bool CgroupBeside::start(cgroup::Manager& cg, cgroup::Manager::V1Steps steps, const int* after) {
+#if defined(__SANITIZE_ADDRESS__)
+  (void)cg, (void)steps, (void)after;
+  return false;  // ASan tracks one stack per thread: no helper on a stack of ours
+#else
+  steps_ = std::move(steps);
+  for (const auto& d : steps_.mkdirs) mkdirs_.push_back({d.path.c_str(), d.leaf, false});
+  // Pointers into steps_, whose strings no longer move: the helper compares paths by pointer.
+  for (size_t i = 0; i < steps_.writes.size(); ++i) {
+    const auto& wr = steps_.writes[i];
+    const char* p = i > 0 && steps_.writes[i - 1].file == wr.file ? writes_.back().path : wr.file.c_str();
+    writes_.push_back({p, wr.value.c_str(), wr.value.size(), wr.seed});
+  }
+  work_ = Work{};
+  work_.mkdirs = mkdirs_.data();
+  work_.n_mkdirs = static_cast<unsigned>(mkdirs_.size());
+  work_.writes = writes_.data();
+  work_.after = after;
+  work_.n_writes = static_cast<unsigned>(writes_.size());
+  // Not on our CPU: the init we clone next takes it, and the helper must run beside the init,
+  // not queued behind it (runtime/prefetch.h says why the scheduler may do that).
+  cpu_set_t allowed;
+  int cpus = sys::allowed_cpus(&allowed);
+  int here = ::sched_getcpu();
+  if (here >= 0 && cpus > 1) CPU_CLR(here, &allowed);
+  struct clone_args args {};
+  args.flags = CLONE_VM | CLONE_FILES | CLONE_CHILD_CLEARTID;
+  args.child_tid = reinterpret_cast<std::uint64_t>(&work_.wait.running);
+  args.exit_signal = SIGCHLD;
+  args.stack = reinterpret_cast<std::uint64_t>(helper_stack);
+  args.stack_size = sizeof helper_stack;
+  pid_t p = sys::clone3_on_stack(&args, helper_main, &work_);
+  if (p <= 0) return false;
+  helper_ = p;
+  if (here >= 0 && cpus > 1) (void)::sched_setaffinity(p, sizeof allowed, &allowed);
+  cg_ = &cg;
+  cg.v1_made_elsewhere();
+  return true;
+#endif
+}
+
+Result<void> CgroupBeside::wait() {
+  if (helper_ > 0) {
+    sys::reap(helper_);
+    helper_ = -1;
+    reaped_ = true;
+    cg_->v1_made(made());
+  }
+  if (!reaped_) return {};
+  if (__atomic_load_n(&work_.wait.status, __ATOMIC_ACQUIRE) == 1) return {};
+  if (work_.failed < 0) return make_error(EINTR, "cgroup: its helper ended early");
+  auto i = static_cast<size_t>(work_.failed);
+  if (i < steps_.mkdirs.size()) {
+    const auto& d = steps_.mkdirs[i];
+    if (work_.err == -EEXIST)
+      return make_error(EEXIST, "mkdir '" + d.path + "': made by someone else meanwhile (another container with this cgroupsPath?)");
+    return make_error(static_cast<int>(-work_.err), "mkdir '" + d.path + "'");
+  }
+  const auto& wr = steps_.writes[i - steps_.mkdirs.size()];
+  return make_error(static_cast<int>(-work_.err), "'" + wr.file + "' = " + wr.value);
+}
+
+std::vector<std::string> CgroupBeside::made() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < mkdirs_.size(); ++i)
+    if (mkdirs_[i].made) out.push_back(steps_.mkdirs[i].path);
+  return out;
+}
+
+CgroupBeside::~CgroupBeside() { (void)wait(); }
+
+}  // namespace vsrv::runtime
