@@ -310,6 +310,9 @@ Result<int> exec(const ExecOptions& o) {
   // Only the trampoline window needs the lock; the other guards never leave the host binary in
   // the container.
   if (*guard != ExecGuard::Trampoline) *lk = Lock{};
+  // Held through the trampoline window by us, not by the child: the lock is a host directory's
+  // fd, which must not reach the container (runtime/state.h).
+  if (lk->fd() >= 0) plan.close_in_child.push_back(lk->fd());
   if (*guard == ExecGuard::Trampoline) VSRV_TRY(arm_trampoline(plan, trampoline, seccomp, filter_memfd));
   std::optional<cgroup::Manager> cg;
   std::vector<cgroup::Manager::TaskFile> tasks;

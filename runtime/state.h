@@ -1,6 +1,6 @@
 // runtime/state.h: the on-disk state of one container, <root>/<id>/state.json.
 // There is no daemon: every vsrv command reads this file. Writers hold an exclusive flock on
-// <root>/<id>/lock and replace state.json atomically (write temp, rename), so concurrent
+// the directory <root>/<id> and replace state.json atomically (write temp, rename), so concurrent
 // commands never see half a file. The init's pid is stored with its start time (field 22 of
 // /proc/<pid>/stat) so a recycled pid is never mistaken for the container.
 #pragma once
@@ -38,7 +38,8 @@ struct State {
 // Checks a container id: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most 1024 bytes (no path characters).
 Result<void> validate_id(const std::string& id);
 
-// A held lock on one container's directory. Released on destruction.
+// A held lock on one container's directory (a flock on the directory's own fd: a host directory,
+// which every child entering the container closes first). Released on destruction.
 class Lock {
  public:
   Lock() = default;

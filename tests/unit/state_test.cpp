@@ -1,5 +1,6 @@
 // Unit tests for container ids and the state directory (runtime/state.h), in a temp root.
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,6 +57,41 @@ TEST_F(StateDir, DuplicateIdIsRefused) {
   auto b = create_dir_locked(root, "dup");
   ASSERT_FALSE(b);
   EXPECT_NE(b.error().context.find("already exists"), std::string::npos);
+}
+
+// The lock is a flock on the container's directory: no file is made for it, the fd is a
+// close-on-exec directory fd, and a second locker waits (here: is refused without blocking).
+TEST_F(StateDir, TheLockIsTheDirectoryItselfAndExcludesOthers) {
+  auto lk = create_dir_locked(root, "lk");
+  ASSERT_TRUE(lk);
+  struct stat st;
+  EXPECT_NE(::stat((root + "/lk/lock").c_str(), &st), 0) << "no lock file";
+  ASSERT_EQ(::fstat(lk->fd(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(::fcntl(lk->fd(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  int other = ::open((root + "/lk").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(other, 0);
+  EXPECT_NE(::flock(other, LOCK_EX | LOCK_NB), 0);
+  EXPECT_EQ(errno, EWOULDBLOCK);
+  *lk = Lock{};
+  EXPECT_EQ(::flock(other, LOCK_EX | LOCK_NB), 0) << "released with the Lock";
+  ::close(other);
+  auto gone = vsrv::runtime::lock(root, "nope");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().context, "container 'nope' does not exist");
+}
+
+// A state dir left by an older vsrv, which locked a `lock` file in it, still goes.
+TEST_F(StateDir, RemoveDirTakesAnOldLockFileToo) {
+  ASSERT_EQ(::mkdir((root + "/old").c_str(), 0711), 0);
+  for (const char* f : {"/old/lock", "/old/state.json"}) {
+    int fd = ::open((root + f).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+  }
+  ASSERT_TRUE(remove_dir(root, "old"));
+  struct stat st;
+  EXPECT_NE(::stat((root + "/old").c_str(), &st), 0);
 }
 
 TEST_F(StateDir, UnknownIdSaysDoesNotExist) {
