@@ -2,6 +2,7 @@
 #include "runtime/save_behind.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -39,8 +40,15 @@ alignas(16) char helper_stack[16 * 1024];
     }
     sys::raw_syscall(SYS_close, fd);
     if (!w->failed) {
-      long r = sys::raw_syscall(SYS_rename, reinterpret_cast<long>(w->tmp), reinterpret_cast<long>(w->path));
-      if (r < 0) fail(r, "rename");
+      // Swapped in, and the old one unlinked, as sys::write_file_atomic() does (why: there).
+      long r = sys::raw_syscall(SYS_renameat2, AT_FDCWD, reinterpret_cast<long>(w->tmp), AT_FDCWD,
+                                reinterpret_cast<long>(w->path), RENAME_EXCHANGE);
+      if (r == 0) {
+        sys::raw_syscall(SYS_unlink, reinterpret_cast<long>(w->tmp));
+      } else {
+        r = sys::raw_syscall(SYS_rename, reinterpret_cast<long>(w->tmp), reinterpret_cast<long>(w->path));
+        if (r < 0) fail(r, "rename");
+      }
     }
     if (w->failed) sys::raw_syscall(SYS_unlink, reinterpret_cast<long>(w->tmp));
   }

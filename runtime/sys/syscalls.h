@@ -39,7 +39,7 @@ void reap(pid_t pid) noexcept;
 // A syscall that never touches errno: returns -errno. For helpers that run in our memory beside
 // us (CLONE_VM without CLONE_VFORK), where errno would be ours. x86-64; elsewhere -ENOSYS (no
 // such helpers are started there: clone3_on_stack says ENOSYS).
-long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0) noexcept;
+long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) noexcept;
 // How many CPUs we may run on (sched_getaffinity; 1 when unknown), and which, into `set` if given.
 int allowed_cpus(cpu_set_t* set = nullptr) noexcept;
 

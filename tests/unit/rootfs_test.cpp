@@ -119,3 +119,44 @@ TEST(SysFeatures, ProbesFindOpenat2AndTheNewMountApi) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string read_all(const std::string& p) {
+  std::string out;
+  if (FILE* f = std::fopen(p.c_str(), "r")) {
+    char buf[256];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+// write_file_atomic() makes a new file with a rename, and replaces an existing one by swapping
+// the new one in (RENAME_EXCHANGE) and unlinking the old: a new inode either way, readers see
+// all or nothing, and no temporary is left beside it.
+TEST(SysWriteFileAtomic, NewAndReplacedFilesLeaveNoTemporary) {
+  TempRoot t;
+  std::string p = t.path + "/state.json";
+  ASSERT_TRUE(vsrv::sys::write_file_atomic(p, "first"));
+  EXPECT_EQ(read_all(p), "first");
+  ino_t before = ino_of(p);
+  int reader = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);  // a reader that opened the old one
+  ASSERT_GE(reader, 0);
+  ASSERT_TRUE(vsrv::sys::write_file_atomic(p, "second, longer"));
+  EXPECT_EQ(read_all(p), "second, longer");
+  EXPECT_NE(ino_of(p), before) << "a new file, not the old one rewritten";
+  char buf[16] = {};
+  EXPECT_EQ(::pread(reader, buf, sizeof buf - 1, 0), 5);
+  EXPECT_STREQ(buf, "first") << "the old one, whole, for whoever had it open";
+  ::close(reader);
+  int entries = 0;
+  std::string cmd = "ls -A '" + t.path + "' | wc -l";
+  FILE* ls = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(ls, nullptr);
+  ASSERT_EQ(std::fscanf(ls, "%d", &entries), 1);
+  ::pclose(ls);
+  EXPECT_EQ(entries, 1) << "only state.json: no temporary left";
+}
+
+}  // namespace
