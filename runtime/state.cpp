@@ -68,9 +68,15 @@ static Result<Lock> lock_dir(const std::string& dir, const std::string& id, int 
 
 Result<Lock> create_dir_locked(const std::string& root, const std::string& id) {
   VSRV_TRY(validate_id(id));
-  VSRV_TRY(sys::mkdir_p(root, 0711));
   std::string dir = state_dir(root, id);
-  if (::mkdir(dir.c_str(), 0711) < 0) {
+  // The root exists but for the first container: make it only when the container's mkdir says
+  // it is missing (not one mkdir per component on every create).
+  int rc = ::mkdir(dir.c_str(), 0711);
+  if (rc < 0 && errno == ENOENT) {
+    VSRV_TRY(sys::mkdir_p(root, 0711));
+    rc = ::mkdir(dir.c_str(), 0711);
+  }
+  if (rc < 0) {
     if (errno == EEXIST) return make_error(EEXIST, "container '" + id + "' already exists");
     return errno_error("mkdir '" + dir + "'");
   }

@@ -51,6 +51,19 @@ TEST_F(StateDir, SaveLoadRoundTrip) {
   EXPECT_EQ(l->annotations.at("k"), "v");
 }
 
+// The root is made (0711, every missing level) when the first container's mkdir finds it missing.
+TEST_F(StateDir, AMissingRootIsMadeForTheFirstContainer) {
+  std::string deep = root + "/a/b/state";
+  auto lk = create_dir_locked(deep, "first");
+  ASSERT_TRUE(lk) << lk.error().message();
+  struct stat st;
+  ASSERT_EQ(::stat(deep.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0711u);
+  EXPECT_EQ(::stat((deep + "/first").c_str(), &st), 0);
+  auto again = create_dir_locked(deep, "second");
+  EXPECT_TRUE(again) << "and used as it is afterwards";
+}
+
 TEST_F(StateDir, DuplicateIdIsRefused) {
   auto a = create_dir_locked(root, "dup");
   ASSERT_TRUE(a);
