@@ -232,7 +232,8 @@ Result<Created> create(const CreateOptions& o) {
   if (CgroupBeside::worthwhile() && !binds_host_cgroup(*spec))
     if (auto steps = cg->v1_steps(res ? &*res : nullptr)) {
       const int* after = sys::allowed_cpus() < 3 ? ahead.netns_done_word() : nullptr;
-      (void)beside.start(*cg, std::move(*steps), after);
+      if (!beside.start(*cg, std::move(*steps), after))
+        log::debug("cgroup: no helper could start beside the init (a sanitizer build, or clone3 refused): made here");
     }
   VSRV_TRY(cg->make());
   log::step("create", o.id, "cgroup made");

@@ -429,7 +429,9 @@ def test_cgroup_made_beside_the_init_or_before_it(bundle, beside, monkeypatch, t
     log = tmp_path / "debug.log"
     r = b._with_logs("--debug", "--log", log, "run", "--detach", "--bundle", b.path, b.id)
     assert r.rc == 0, r
-    assert (BESIDE_LINE in log.read_text()) == (beside == "1"), log.read_text()
+    text = log.read_text()
+    helper_refused = "no helper could start beside the init" in text  # a sanitizer build
+    assert (BESIDE_LINE in text) == (beside == "1" and not helper_refused), text
     want = f"/vsrv/{b.id}"
     pid = b.state()["pid"]
     seen = _cgroup_lines(pid)
@@ -452,7 +454,7 @@ def test_a_limit_the_kernel_refuses_in_the_helper_is_one_error_and_nothing_left(
         pytest.skip("pure cgroup v2: nothing is made beside the init")
     if not os.path.exists(os.path.join(CGROUP_ROOT, "cpu", "cpu.rt_runtime_us")):
         pytest.skip("no cpu.rt_runtime_us in this v1 cpu hierarchy (kernel without RT group scheduling)")
-    monkeypatch.setenv("VSRV_CGROUP_BESIDE", "1")
+    monkeypatch.setenv("VSRV_CGROUP_BESIDE", "1")  # (a sanitizer build makes it the usual way: same error)
     b = bundle(probe_args("sleep", 10),
                overrides={"linux": {"resources": {"cpu": {"realtimeRuntime": 2000000, "realtimePeriod": 1000000}}}})
     r = b.run()
