@@ -448,7 +448,7 @@ Result<void> Manager::apply(const oci::Resources& r, bool fresh) const {
   auto plan = plan_writes(r, hierarchies());
   if (!plan) return forward(std::move(plan.error()));
   std::vector<std::pair<std::string, std::string>> writes;
-  // (The v1 part of a fresh cgroup may be written by the helper that made it: take_v1_steps().)
+  // (The v1 part of a fresh cgroup may be written by the helper that made it: v1_made_elsewhere().)
   for (const auto& w : plan->v1) {
     if (v1_taken_) break;
     std::string d = dir_of(w.controller, false);
