@@ -1,7 +1,7 @@
 // runtime/cgroup_beside.h: the container's v1 cgroup directories and limits, made on another CPU
 // while the init sets up its namespaces and first mounts.
 //
-// On a v1 (or hybrid) host a start makes a directory in every hierarchy: nine here, ~0.25 ms of
+// On a v1 (or hybrid) host a start makes a directory in every hierarchy: eight here, ~0.25 ms of
 // mkdir (each builds its controller's files), plus cpuset seeds and limits, all before the init
 // was cloned, while the init's first ~0.45 ms (namespaces, the rootfs, /proc, /dev, /sys, the
 // device nodes) need no cgroup. So create hands the v1 part (Manager::v1_steps()) to a helper
