@@ -157,6 +157,13 @@ Result<Created> create(const CreateOptions& o) {
   if (!bundle) return forward(std::move(bundle.error()));
   auto text = sys::read_file(*bundle + "/config.json");
   if (!text) return forward(std::move(text.error()), "bundle");
+  // The network namespace, the costliest object of a start, is begun on another CPU before the
+  // config is even parsed when its text asks for one (runtime/prefetch.h). (The device program
+  // is declared first: a helper loading it is waited for when `ahead` goes, before it does.)
+  std::optional<std::vector<oci::DeviceRule>> devices;
+  std::vector<bpf_insn> device_prog;
+  Prefetch ahead;
+  if (Prefetch::netns_likely(*text)) ahead.start_netns_early();
   auto spec = oci::parse_spec(*text);
   if (!spec) return forward(std::move(spec.error()), "config.json");
   VSRV_TRY(config::validate(*spec, *bundle));
@@ -164,13 +171,10 @@ Result<Created> create(const CreateOptions& o) {
   // namespace (and, with three CPUs or more, the program) is made on another CPU while we check
   // and build the rest and make the state dir and cgroups (runtime/prefetch.h), started as soon
   // as the config is known to be valid.
-  std::optional<std::vector<oci::DeviceRule>> devices;
-  std::vector<bpf_insn> device_prog;
   if (spec->linux && spec->linux->resources) {
     devices = cgroup::container_devices(spec->linux->resources->devices, spec->linux->devices);
     if (!devices->empty() && cgroup::unified_mounted()) device_prog = cgroup::device_filter(*devices);
   }
-  Prefetch ahead;
   ahead.start(*spec, &device_prog);
   std::string root_path = spec->root.path.empty() ? "rootfs" : spec->root.path;
   if (root_path[0] != '/') root_path = *bundle + "/" + root_path;

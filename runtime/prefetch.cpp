@@ -58,34 +58,73 @@ bool Prefetch::netns_applies(const oci::Spec& spec) {
   return new_net;
 }
 
+bool Prefetch::netns_likely(std::string_view text) {
+  auto at = text.find("\"namespaces\"");
+  auto open = at == std::string_view::npos ? at : text.find('[', at);
+  auto close = open == std::string_view::npos ? open : text.find(']', open);
+  if (close == std::string_view::npos) return false;
+  std::string_view list = text.substr(open, close - open);
+  if (list.find("\"user\"") != std::string_view::npos) return false;
+  bool net = false;
+  for (size_t pos = 0; (pos = list.find('{', pos)) != std::string_view::npos;) {
+    size_t end = list.find('}', pos);
+    if (end == std::string_view::npos) return false;
+    std::string_view entry = list.substr(pos, end - pos);
+    if (entry.find("\"network\"") != std::string_view::npos) {
+      if (entry.find("\"path\"") != std::string_view::npos) return false;  // joined, or unclear
+      net = true;
+    }
+    pos = end;
+  }
+  return net;
+}
+
+// Starts helper i on its work, never on our CPU: a new task may be queued behind us there (the
+// other CPUs looked busier, say with the previous container's network namespace being torn
+// down), and then runs only when we block waiting for it, which is no overlap at all.
+void Prefetch::launch(int i) {
+  cpu_set_t allowed;
+  (void)sys::allowed_cpus(&allowed);
+  int here = ::sched_getcpu();
+  if (here >= 0) CPU_CLR(here, &allowed);
+  pid_t p = sys::start_vm_helper(helper_main, &work_[i], helper_stack[i], sizeof helper_stack[i], CLONE_FILES);
+  if (p > 0) helper_[i] = p;
+  if (p > 0 && here >= 0 && CPU_COUNT(&allowed) > 0) (void)::sched_setaffinity(p, sizeof allowed, &allowed);
+}
+
+void Prefetch::start_netns_early() {
+#if defined(__SANITIZE_ADDRESS__)
+  return;  // ASan tracks one stack per thread: no helper on a stack of ours
+#endif
+  if (netns_early_ || helper_[1] > 0 || sys::allowed_cpus() < 2) return;
+  work_[1].netns = true;  // the namespace's slot when there are two helpers
+  launch(1);
+  netns_early_ = helper_[1] > 0;
+  if (!netns_early_) work_[1].netns = false;
+}
+
 void Prefetch::start(const oci::Spec& spec, const std::vector<bpf_insn>* device_prog) {
 #if defined(__SANITIZE_ADDRESS__)
   return;  // ASan tracks one stack per thread: no helper on a stack of ours
 #endif
   bool net = netns_applies(spec), prog = device_prog && !device_prog->empty();
-  cpu_set_t allowed;
-  int cpus = sys::allowed_cpus(&allowed);
+  int cpus = sys::allowed_cpus();
   if ((!net && !prog) || cpus < 2) return;  // nothing to overlap with
   // On two CPUs one helper would make both, one after the other (~0.75 ms here), while we reach
   // the plan in ~0.35: the namespace alone goes to the helper, and the cgroup manager loads the
   // program itself, on our CPU, meanwhile (measured: the wait for the helper goes, ~0.1 ms).
   if (net && prog && cpus < 3) prog = false;
+  // A namespace made early is that helper (slot 1): only the program is left to start. (One
+  // the config turns out not to want is closed unused by stop().)
+  if (netns_early_) net = false;
   int n = net && prog ? 2 : 1;
   if (prog) {
     work_[0].insns = device_prog->data();
     work_[0].insn_cnt = static_cast<unsigned>(device_prog->size());
   }
-  work_[n - 1].netns = net;
-  // Not on our CPU: a new task may be queued behind us there (the other CPUs looked busier, say
-  // with the previous container's network namespace being torn down), and then runs only when
-  // we block waiting for it, which is no overlap at all.
-  int here = ::sched_getcpu();
-  if (here >= 0) CPU_CLR(here, &allowed);
-  for (int i = 0; i < n; ++i) {
-    pid_t p = sys::start_vm_helper(helper_main, &work_[i], helper_stack[i], sizeof helper_stack[i], CLONE_FILES);
-    if (p > 0) helper_[i] = p;
-    if (p > 0 && here >= 0 && CPU_COUNT(&allowed) > 0) (void)::sched_setaffinity(p, sizeof allowed, &allowed);
-  }
+  if (net) work_[n - 1].netns = true;
+  for (int i = 0; i < n; ++i)
+    if ((i == 0 && prog) || (i == n - 1 && net)) launch(i);
 }
 
 // Takes the program helper i loaded, once, if it is done.

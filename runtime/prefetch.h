@@ -10,6 +10,10 @@
 //   and JIT take ~0.4 ms here. The parent builds the program from the rules first; the cgroup
 //   manager attaches the loaded program (runtime/cgroup/manager.h, set_device_program).
 //
+// The namespace's helper starts before config.json is parsed when its text asks for a fresh
+// network namespace and no user namespace (netns_likely(): ~0.1 ms earlier, the time of the
+// parse); otherwise once the config is valid.
+//
 // A helper for each when there are three CPUs or more; on two, the namespace alone (the cgroup
 // manager loads the program on our CPU meanwhile: one helper making both took longer than our
 // own way to the plan); nothing on one CPU. A helper is never put on our own CPU. Each helper shares our memory
@@ -21,6 +25,7 @@
 #include <linux/bpf.h>
 #include <sys/types.h>
 
+#include <string_view>
 #include <vector>
 
 #include "config/oci_spec.h"
@@ -36,6 +41,12 @@ class Prefetch {
 
   // Whether a network namespace made ahead would be the one the container asks for (pure).
   static bool netns_applies(const oci::Spec& spec);
+  // The same guessed from config.json's text, before it is parsed (~0.1 ms): a scan of the
+  // "namespaces" array for a network entry without a path and no user entry. A wrong yes costs a
+  // namespace nobody joins (stop() closes it); a wrong no, only the head start.
+  static bool netns_likely(std::string_view config_text);
+  // Starts the namespace's helper alone, now; start() then adds only what is left.
+  void start_netns_early();
   // Starts the helper for what applies; `device_prog` (the filter's instructions, or null) must
   // stay alive until the results are taken. Best effort; nothing on one CPU.
   void start(const oci::Spec& spec, const std::vector<bpf_insn>* device_prog);
@@ -60,10 +71,12 @@ class Prefetch {
   };
 
  private:
+  void launch(int i);
   void wait(int i);
   void take(int i);
   void take_prog(Work& w);
   pid_t helper_[2] = {-1, -1};
+  bool netns_early_ = false;
   Work work_[2];
   int netns_fd_ = -1, prog_fd_ = -1;
 };

@@ -128,6 +128,20 @@ TEST(Prefetch, NetnsOnlyForAFreshNetworkNamespaceWithoutAUserNamespace) {
   EXPECT_FALSE(Prefetch::netns_applies(s));
 }
 
+// The guess from config.json's text, before it is parsed: a fresh network namespace and no user
+// namespace; anything joined, or unclear, says no (the usual start after parsing then applies).
+TEST(Prefetch, NetnsGuessedFromTheConfigText) {
+  EXPECT_TRUE(Prefetch::netns_likely(R"({"linux":{"namespaces":[{"type":"pid"},{"type": "network"},{"type":"mount"}]}})"));
+  EXPECT_TRUE(Prefetch::netns_likely("{\"linux\": {\"namespaces\": [\n  {\"type\": \"network\"}\n]}}"));
+  EXPECT_FALSE(Prefetch::netns_likely(R"({"linux":{"namespaces":[{"type":"pid"},{"type":"mount"}]}})")) << "host network";
+  EXPECT_FALSE(Prefetch::netns_likely(R"({"linux":{"namespaces":[{"type":"network","path":"/run/netns/x"}]}})")) << "joined";
+  EXPECT_FALSE(Prefetch::netns_likely(R"({"linux":{"namespaces":[{"type":"user"},{"type":"network"}]}})"))
+      << "it would belong to the wrong user namespace";
+  EXPECT_FALSE(Prefetch::netns_likely(R"({"linux":{"namespaces":[{"type":"network"})")) << "truncated";
+  EXPECT_FALSE(Prefetch::netns_likely(""));
+  EXPECT_FALSE(Prefetch::netns_likely(R"({"annotations":{"network":"x"}})"));
+}
+
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -179,6 +193,31 @@ TEST(Prefetch, MakesTheNamespaceAndTheProgramOnlyWithACpuToSpare) {
   }
   EXPECT_EQ(p.netns_fd(), -1);
   EXPECT_EQ(p.netns_done_word(), nullptr) << "no helper left to wait for";
+}
+
+// A namespace started early is the one start() then uses: no second helper makes another.
+TEST(Prefetch, ANamespaceStartedEarlyIsTheOneUsed) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "a sanitizer build starts no helper (ASan tracks one stack per thread)";
+#endif
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare(CLONE_NEWNET)";
+  if (vsrv::sys::allowed_cpus() < 2) GTEST_SKIP() << "one CPU: nothing is made ahead";
+  vsrv::oci::Spec s;
+  s.linux = vsrv::oci::Linux{};
+  s.linux->namespaces = {{"pid", ""}, {"network", ""}};
+  Prefetch p;
+  p.start_netns_early();
+  ASSERT_NE(p.netns_done_word(), nullptr);
+  p.start(s, nullptr);
+  const int ns = p.netns_fd();
+  ASSERT_GE(ns, 0);
+  struct stat mine {}, made {};
+  ASSERT_EQ(::stat("/proc/self/ns/net", &mine), 0);
+  ASSERT_EQ(::fstat(ns, &made), 0);
+  EXPECT_NE(mine.st_ino, made.st_ino);
+  EXPECT_EQ(p.netns_done_word(), nullptr) << "one helper, reaped";
+  p.stop();
+  EXPECT_EQ(::fcntl(ns, F_GETFD), -1);
 }
 
 }  // namespace
