@@ -222,7 +222,7 @@ def test_run_missing_binary_cleans_up(bundle):
 
 # ---- create killed at arbitrary points -----------------------------------------------------------
 
-@pytest.mark.parametrize("delay_ms", [5, 20, 50, 100])
+@pytest.mark.parametrize("delay_ms", [1, 2, 3, 5, 20, 50, 100])
 def test_create_sigkilled_then_delete_force(bundle, delay_ms):
     b = bundle(SLEEP)
     p = subprocess.Popen([VSRV_BIN, "--root", str(b.root), "create", "--bundle", str(b.path), b.id],
