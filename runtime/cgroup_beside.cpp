@@ -5,7 +5,6 @@
 #include <linux/futex.h>
 #include <linux/sched.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -107,22 +106,13 @@ bool CgroupBeside::start(cgroup::Manager& cg, cgroup::Manager::V1Steps steps, co
   work_.writes = writes_.data();
   work_.after = after;
   work_.n_writes = static_cast<unsigned>(writes_.size());
-  // Not on our CPU: the init we clone next takes it, and the helper must run beside the init,
-  // not queued behind it (runtime/prefetch.h says why the scheduler may do that).
-  cpu_set_t allowed;
-  int cpus = sys::allowed_cpus(&allowed);
-  int here = ::sched_getcpu();
-  if (here >= 0 && cpus > 1) CPU_CLR(here, &allowed);
-  struct clone_args args {};
-  args.flags = CLONE_VM | CLONE_FILES | CLONE_CHILD_CLEARTID;
-  args.child_tid = reinterpret_cast<std::uint64_t>(&work_.wait.running);
-  args.exit_signal = SIGCHLD;
-  args.stack = reinterpret_cast<std::uint64_t>(helper_stack);
-  args.stack_size = sizeof helper_stack;
-  pid_t p = sys::clone3_on_stack(&args, helper_main, &work_);
+  // The init waits on work_.wait.running, which the kernel clears at the helper's exit. Not on
+  // our CPU: the init we clone next takes it, and the helper must run beside the init, not
+  // queued behind it.
+  pid_t p = sys::start_vm_helper(helper_main, &work_, helper_stack, sizeof helper_stack, CLONE_FILES, &work_.wait.running);
   if (p <= 0) return false;
   helper_ = p;
-  if (here >= 0 && cpus > 1) (void)::sched_setaffinity(p, sizeof allowed, &allowed);
+  sys::keep_off_this_cpu(p);
   cg_ = &cg;
   cg.v1_made_elsewhere();
   return true;

@@ -187,7 +187,7 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
   // here). The child runs on its own stack in our memory while we are suspended; the child
   // layer allocates nothing and ends in execve or _exit (runtime/child/child_main.h).
   if (kSanitizer && can_share_memory(plan)) log::debug("spawn: the child is a copy: a sanitizer build shares no stacks");
-  void* stack = !kSanitizer && can_share_memory(plan) ? child_stack() : nullptr;
+  void* stack = child_shares_memory(plan) ? child_stack() : nullptr;
   VmChild vm{&plan, &child_ch, parent_ch.get(), -1};
   auto clone_child = [&]() {
     SignalBlock block;

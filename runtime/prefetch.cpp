@@ -83,13 +83,9 @@ bool Prefetch::netns_likely(std::string_view text) {
 // other CPUs looked busier, say with the previous container's network namespace being torn
 // down), and then runs only when we block waiting for it, which is no overlap at all.
 void Prefetch::launch(int i) {
-  cpu_set_t allowed;
-  (void)sys::allowed_cpus(&allowed);
-  int here = ::sched_getcpu();
-  if (here >= 0) CPU_CLR(here, &allowed);
   pid_t p = sys::start_vm_helper(helper_main, &work_[i], helper_stack[i], sizeof helper_stack[i], CLONE_FILES);
   if (p > 0) helper_[i] = p;
-  if (p > 0 && here >= 0 && CPU_COUNT(&allowed) > 0) (void)::sched_setaffinity(p, sizeof allowed, &allowed);
+  sys::keep_off_this_cpu(p);
 }
 
 void Prefetch::start_netns_early() {

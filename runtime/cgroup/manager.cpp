@@ -224,6 +224,14 @@ Result<void> Manager::make() {
   return {};
 }
 
+// The directories from `mount` down to rel that resolve() found missing (to be made), top-down.
+std::vector<std::string> Manager::to_create(const std::string& mount, const std::string& rel) const {
+  std::vector<std::string> out;
+  for (auto& d : dirs_below(mount, rel))
+    if (std::find(created_.begin(), created_.end(), d) != created_.end()) out.push_back(std::move(d));
+  return out;
+}
+
 std::optional<Manager::V1Steps> Manager::v1_steps(const oci::Resources* r) const {
   if (layout_ == Layout::V2 || v1_taken_ || !made_all()) return std::nullopt;
   V1Steps s;
@@ -231,10 +239,8 @@ std::optional<Manager::V1Steps> Manager::v1_steps(const oci::Resources* r) const
   for (const auto& [c, d] : paths_) leaves.insert(d);
   auto cpuset = paths_.find("cpuset");
   for (const auto& [mount, rel] : to_make_) {
-    if (!v2_root_.empty() && mount == v2_root_) continue;
-    std::vector<std::string> all = dirs_below(mount, rel), fresh;
-    for (const auto& d : all)
-      if (std::find(created_.begin(), created_.end(), d) != created_.end()) fresh.push_back(d);
+    if (is_unified(mount)) continue;
+    std::vector<std::string> fresh = to_create(mount, rel);
     if (fresh.empty()) return std::nullopt;
     if (cpuset != paths_.end() && cpuset->second == mount + rel) {
       // The values a new cpuset directory needs (seed_cpuset()), read now from the deepest
@@ -261,7 +267,7 @@ std::optional<Manager::V1Steps> Manager::v1_steps(const oci::Resources* r) const
     }
     // Every level from the mount down, the existing ones too: a concurrent delete may remove a
     // shared parent ("/vsrv" goes with its last container) before the helper gets there.
-    for (auto& d : all) {
+    for (auto& d : dirs_below(mount, rel)) {
       bool leaf = leaves.count(d) > 0;
       s.mkdirs.push_back({std::move(d), leaf});
     }
@@ -285,12 +291,11 @@ std::optional<Manager::V1Steps> Manager::v1_steps(const oci::Resources* r) const
 void Manager::v1_made_elsewhere() {
   std::vector<std::pair<std::string, std::string>> keep;
   for (auto& [mount, rel] : to_make_) {
-    if (!v2_root_.empty() && mount == v2_root_) {
+    if (is_unified(mount)) {
       keep.emplace_back(std::move(mount), std::move(rel));
       continue;
     }
-    for (auto& d : dirs_below(mount, rel))
-      if (std::find(created_.begin(), created_.end(), d) != created_.end()) v1_elsewhere_.push_back(std::move(d));
+    for (auto& d : to_create(mount, rel)) v1_elsewhere_.push_back(std::move(d));
   }
   to_make_ = std::move(keep);
   v1_taken_ = true;

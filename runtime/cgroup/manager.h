@@ -127,6 +127,8 @@ class Manager {
     std::string path, old;
   };
   Hierarchies hierarchies() const;
+  bool is_unified(const std::string& mount) const { return !v2_root_.empty() && mount == v2_root_; }
+  std::vector<std::string> to_create(const std::string& mount, const std::string& rel) const;
   // The directory a v1 controller's files live in, or the unified directory for v2 writes.
   std::string dir_of(const std::string& controller, bool v2) const;
   std::string procs_dir() const;  // where cgroup.procs lists the container's processes

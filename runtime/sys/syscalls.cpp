@@ -53,13 +53,26 @@ pid_t clone3_raw(struct clone_args* args, size_t size) noexcept {
 }
 
 pid_t start_vm_helper(void (*fn)(void*), void* arg, void* stack, size_t stack_size,
-                      std::uint64_t extra_flags) noexcept {
+                      std::uint64_t extra_flags, int* clear_at_exit) noexcept {
   struct clone_args args {};
   args.flags = CLONE_VM | extra_flags;
+  if (clear_at_exit) {
+    args.flags |= CLONE_CHILD_CLEARTID;
+    args.child_tid = reinterpret_cast<std::uint64_t>(clear_at_exit);
+  }
   args.exit_signal = SIGCHLD;
   args.stack = reinterpret_cast<std::uint64_t>(stack);
   args.stack_size = stack_size;
   return clone3_on_stack(&args, fn, arg);
+}
+
+void keep_off_this_cpu(pid_t pid) noexcept {
+  cpu_set_t allowed;
+  (void)allowed_cpus(&allowed);
+  int here = ::sched_getcpu();
+  if (pid <= 0 || here < 0) return;
+  CPU_CLR(here, &allowed);
+  if (CPU_COUNT(&allowed) > 0) (void)::sched_setaffinity(pid, sizeof allowed, &allowed);
 }
 
 void reap(pid_t pid) noexcept {

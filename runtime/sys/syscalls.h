@@ -31,8 +31,13 @@ pid_t clone3_on_stack(struct clone_args* args, void (*fn)(void*), void* arg) noe
 // A helper process that shares our memory (CLONE_VM | `extra_flags`) and runs fn(arg) on
 // `stack` (16-byte aligned): it must make raw syscalls only (below) and end in SYS_exit. SIGCHLD
 // at its exit; reap() it. -1 with errno when it could not be started (ENOSYS off x86-64).
+// `clear_at_exit`, if given, is zeroed and futex-woken by the kernel as the helper exits
+// (CLONE_CHILD_CLEARTID), however it ends: a word others can wait on without reaping it.
 pid_t start_vm_helper(void (*fn)(void*), void* arg, void* stack, size_t stack_size,
-                      std::uint64_t extra_flags = 0) noexcept;
+                      std::uint64_t extra_flags = 0, int* clear_at_exit = nullptr) noexcept;
+// Keeps `pid` (a helper just started) off the CPU we run on, where the scheduler may queue it
+// behind us so that it runs only once we block waiting for it. Nothing with one CPU allowed.
+void keep_off_this_cpu(pid_t pid) noexcept;
 // waitpid(pid) through EINTR; nothing for pid <= 0.
 void reap(pid_t pid) noexcept;
 
