@@ -51,13 +51,19 @@ const char* layout_name(Layout l) {
   return "?";
 }
 
+// Probed once per process, as sys::features(): create asks twice on its start path (whether a
+// device program is wanted, then for the hierarchies), and vsrv never changes its own mount
+// namespace, so the answer cannot change under it.
 Layout detect_layout() {
-  struct statfs st {};
-  if (::statfs(kCgroupRoot, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC) return Layout::V2;
-  struct statfs un {};
-  if (::statfs("/sys/fs/cgroup/unified", &un) == 0 && un.f_type == CGROUP2_SUPER_MAGIC)
-    return Layout::Hybrid;
-  return Layout::V1;
+  static const Layout layout = [] {
+    struct statfs st {};
+    if (::statfs(kCgroupRoot, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC) return Layout::V2;
+    struct statfs un {};
+    if (::statfs("/sys/fs/cgroup/unified", &un) == 0 && un.f_type == CGROUP2_SUPER_MAGIC)
+      return Layout::Hybrid;
+    return Layout::V1;
+  }();
+  return layout;
 }
 
 Hierarchies parse_mountinfo(std::string_view text) {
