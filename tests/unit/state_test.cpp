@@ -3,7 +3,10 @@
 #include <sys/file.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "runtime/state.h"
 
@@ -151,6 +154,125 @@ TEST_F(StateDir, RemoveDirLeavesNothing) {
   EXPECT_NE(stat((root + "/c4").c_str(), &st), 0);
   // An already removed directory is not an error.
   EXPECT_TRUE(remove_dir(root, "c4"));
+}
+
+// A removed container's directory is kept, emptied, as <root>/.spare, and the next create
+// renames it into place: no block freed and allocated (and on a `discard` mount no synchronous
+// discard) per container. `list` never shows it; at most one is kept.
+TEST_F(StateDir, ARemovedDirectoryIsTheNextCreatesSpare) {
+  ::unsetenv("VSRV_STATE_SPARE");
+  struct stat first, spare, st;
+  {
+    auto lk = create_dir_locked(root, "one");
+    ASSERT_TRUE(lk);
+    ASSERT_EQ(::fstat(lk->fd(), &first), 0);
+    State s;
+    s.id = "one";
+    ASSERT_TRUE(save(root, s));
+    for (const char* f : {"/one/state.json.tmp.123", "/one/exec.fifo"}) {
+      int fd = ::open((root + f).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      ASSERT_GE(fd, 0);
+      ::close(fd);
+    }
+  }
+  ASSERT_TRUE(remove_dir(root, "one"));
+  EXPECT_NE(::stat((root + "/one").c_str(), &st), 0);
+  ASSERT_EQ(::stat((root + "/.spare").c_str(), &spare), 0);
+  EXPECT_EQ(spare.st_ino, first.st_ino);
+  EXPECT_EQ(spare.st_nlink, 2u) << "kept empty: every file in it went, listed or not";
+  auto ids = list_ids(root);
+  ASSERT_TRUE(ids);
+  EXPECT_TRUE(ids->empty()) << "the spare is no container";
+  auto two = create_dir_locked(root, "two");
+  ASSERT_TRUE(two);
+  ASSERT_EQ(::fstat(two->fd(), &st), 0);
+  EXPECT_EQ(st.st_ino, first.st_ino) << "the spare was taken";
+  EXPECT_EQ(st.st_mode & 07777, 0711u);
+  EXPECT_NE(::stat((root + "/.spare").c_str(), &st), 0);
+  // Two removals: the first parks its directory, the second removes its own.
+  auto three = create_dir_locked(root, "three");
+  ASSERT_TRUE(three);
+  ASSERT_TRUE(remove_dir(root, "two"));
+  ASSERT_EQ(::stat((root + "/.spare").c_str(), &spare), 0);
+  // A create of an existing id fails and leaves the spare where it is.
+  auto dup = create_dir_locked(root, "three");
+  ASSERT_FALSE(dup);
+  EXPECT_NE(dup.error().context.find("already exists"), std::string::npos);
+  EXPECT_EQ(::stat((root + "/.spare").c_str(), &st), 0);
+  ASSERT_TRUE(remove_dir(root, "three"));
+  EXPECT_NE(::stat((root + "/three").c_str(), &st), 0);
+  ASSERT_EQ(::stat((root + "/.spare").c_str(), &st), 0);
+  EXPECT_EQ(st.st_ino, spare.st_ino) << "one spare at most";
+  ids = list_ids(root);
+  ASSERT_TRUE(ids);
+  EXPECT_TRUE(ids->empty());
+}
+
+// Whatever is found in a spare (a person's file, an empty directory) is removed before a
+// container gets it; something at .spare that is no directory is replaced by a new directory.
+TEST_F(StateDir, ASpareIsEmptiedOrReplacedBeforeUse) {
+  ::unsetenv("VSRV_STATE_SPARE");
+  ASSERT_EQ(::mkdir((root + "/.spare").c_str(), 0711), 0);
+  ASSERT_EQ(::mkdir((root + "/.spare/sub").c_str(), 0700), 0);
+  int fd = ::open((root + "/.spare/junk").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  auto lk = create_dir_locked(root, "a");
+  ASSERT_TRUE(lk) << lk.error().message();
+  struct stat st;
+  ASSERT_EQ(::stat((root + "/a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 2u) << "emptied";
+  EXPECT_NE(::stat((root + "/a/junk").c_str(), &st), 0);
+  ASSERT_EQ(::symlink("/", (root + "/.spare").c_str()), 0);
+  auto lk2 = create_dir_locked(root, "b");
+  ASSERT_TRUE(lk2) << lk2.error().message();
+  ASSERT_EQ(::lstat((root + "/b").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode)) << "a directory of its own, not the symlink";
+  EXPECT_NE(::lstat((root + "/.spare").c_str(), &st), 0);
+}
+
+// VSRV_STATE_SPARE=0: a removal removes the directory, as before there was a spare.
+TEST_F(StateDir, NoSpareWhenTurnedOff) {
+  ::setenv("VSRV_STATE_SPARE", "0", 1);
+  auto lk = create_dir_locked(root, "off");
+  ASSERT_TRUE(lk);
+  ASSERT_TRUE(remove_dir(root, "off"));
+  ::unsetenv("VSRV_STATE_SPARE");
+  struct stat st;
+  EXPECT_NE(::stat((root + "/off").c_str(), &st), 0);
+  EXPECT_NE(::stat((root + "/.spare").c_str(), &st), 0);
+}
+
+// A lock won on a directory that was meanwhile removed and recycled under another id guards
+// nothing: lock() takes it again on what is at the path now, or says the container is gone.
+TEST_F(StateDir, ALockOnARecycledDirectoryIsNotKept) {
+  ::unsetenv("VSRV_STATE_SPARE");
+  auto a = create_dir_locked(root, "a");
+  ASSERT_TRUE(a);
+  int pipefd[2];
+  ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Waits for a's lock; meanwhile a is removed and its directory becomes b's. (Not holding
+    // the parent's: a flock belongs to the open file, which fork shared.)
+    ::close(a->fd());
+    auto l = vsrv::runtime::lock(root, "a");
+    char c = l ? 'k' : l.error().context == "container 'a' does not exist" ? 'g' : 'e';
+    (void)!::write(pipefd[1], &c, 1);
+    _exit(0);
+  }
+  ::close(pipefd[1]);
+  ::usleep(100 * 1000);  // the child is blocked in flock() by now (if not, it finds a gone)
+  ASSERT_TRUE(remove_dir(root, "a"));
+  // What the next create does with the spare (create_dir_locked() itself would wait for our lock).
+  ASSERT_EQ(::rename((root + "/.spare").c_str(), (root + "/b").c_str()), 0);
+  *a = Lock{};  // the child wins the flock on the directory that is b's now
+  char c = 0;
+  ASSERT_EQ(::read(pipefd[0], &c, 1), 1);
+  ::close(pipefd[0]);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_EQ(c, 'g') << "the child kept a lock on what is now b's directory";
 }
 
 TEST_F(StateDir, OciStateJsonHasSpecFields) {
