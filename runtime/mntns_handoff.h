@@ -6,8 +6,9 @@
 // measured. Left to the init, that wait sits between its exit and the wake-up of `run`, which
 // does nothing but wait. So `run` holds the namespace (an nsfs fd) while the init runs; once the
 // init is reaped it hands the last reference to a helper that only drops it, and removes the
-// cgroups and state meanwhile. It waits for the helper before it returns, so when `run` returns
-// the namespace is gone, as before.
+// cgroups and state meanwhile, the helper pinned to another CPU (the scheduler mostly put it on
+// ours, where it ran only once we blocked waiting for it). It waits for the helper before it
+// returns, so when `run` returns the namespace is gone, as before.
 //
 // The helper shares our memory (CLONE_VM, no copy of page tables), runs on its own small stack,
 // and makes raw syscalls only: no errno, no libc state, so it cannot disturb us meanwhile.
