@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "runtime/cgroup/hierarchy.h"
 #include "runtime/sys/syscalls.h"
 
 namespace vsrv::runtime {
@@ -43,7 +44,7 @@ long write_value(long fd, const CgroupBeside::Write& w) {
   int retries = 0;
   for (unsigned i = 0; i < w->n_mkdirs; ++i) {
     auto& d = w->mkdirs[i];
-    long r = sys::raw_syscall(SYS_mkdirat, AT_FDCWD, reinterpret_cast<long>(d.path), 0755);
+    long r = sys::raw_syscall(SYS_mkdirat, d.dirfd, reinterpret_cast<long>(d.path), 0755);
     if (r == 0) {
       d.made = true;
       continue;
@@ -68,7 +69,7 @@ long write_value(long fd, const CgroupBeside::Write& w) {
     const auto& wr = w->writes[i];
     if (i == 0 || w->writes[i - 1].path != wr.path) {
       if (fd >= 0) sys::raw_syscall(SYS_close, fd);
-      fd = sys::raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(wr.path), O_WRONLY | O_CLOEXEC);
+      fd = sys::raw_syscall(SYS_openat, wr.dirfd, reinterpret_cast<long>(wr.path), O_WRONLY | O_CLOEXEC);
     }
     long r = fd < 0 ? fd : write_value(fd, wr);
     if (r < 0 && !wr.seed) {
@@ -93,12 +94,17 @@ bool CgroupBeside::start(cgroup::Manager& cg, cgroup::Manager::V1Steps steps, co
   return false;  // ASan tracks one stack per thread: no helper on a stack of ours
 #else
   steps_ = std::move(steps);
-  for (const auto& d : steps_.mkdirs) mkdirs_.push_back({d.path.c_str(), d.leaf, false});
+  // Below the cgroup root, from its fd (opened here, before the helper shares our fd table).
+  for (const auto& d : steps_.mkdirs) {
+    const cgroup::At a = cgroup::at(d.path);
+    mkdirs_.push_back({a.dirfd, a.path, d.leaf, false});
+  }
   // Pointers into steps_, whose strings no longer move: the helper compares paths by pointer.
   for (size_t i = 0; i < steps_.writes.size(); ++i) {
     const auto& wr = steps_.writes[i];
-    const char* p = i > 0 && steps_.writes[i - 1].file == wr.file ? writes_.back().path : wr.file.c_str();
-    writes_.push_back({p, wr.value.c_str(), wr.value.size(), wr.seed});
+    const cgroup::At a = i > 0 && steps_.writes[i - 1].file == wr.file ? cgroup::At{writes_.back().dirfd, writes_.back().path}
+                                                                         : cgroup::at(wr.file);
+    writes_.push_back({a.dirfd, a.path, wr.value.c_str(), wr.value.size(), wr.seed});
   }
   work_ = Work{};
   work_.mkdirs = mkdirs_.data();

@@ -65,12 +65,15 @@ class CgroupBeside {
 
   std::vector<std::string> made() const;
 
+  // Paths are relative to `dirfd`: the cgroup root's fd for paths below it (cgroup::at()).
   struct Dir {
+    int dirfd;
     const char* path;
     bool leaf;
     bool made;  // set by the helper
   };
   struct Write {
+    int dirfd;
     const char* path;  // the same pointer as the previous write's for the same file
     const char* value;
     size_t len;

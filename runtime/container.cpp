@@ -17,6 +17,7 @@
 #include "config/oci_spec.h"
 #include "config/passwd.h"
 #include "config/validate.h"
+#include "runtime/cgroup/hierarchy.h"
 #include "runtime/cgroup/manager.h"
 #include "runtime/cgroup/devices_bpf.h"
 #include "runtime/cgroup/resources.h"
@@ -285,6 +286,7 @@ Result<Created> create(const CreateOptions& o) {
   net.adjust_plan(*plan);
   plan->alive_handshake = plan->new_userns || net.attaches();
   plan->close_in_child.push_back(lock->fd());
+  if (cgroup::opened_root_fd() >= 0) plan->close_in_child.push_back(cgroup::opened_root_fd());
   // The v2 cgroup dir fd is only for clone3 (CLONE_INTO_CGROUP): a host directory the
   // container's cwd must never reach through /proc/self/fd.
   if (cg->clone_into_fd() >= 0) plan->close_in_child.push_back(cg->clone_into_fd());

@@ -23,6 +23,7 @@
 #include "config/oci_spec.h"
 #include "config/passwd.h"
 #include "runtime/caps.h"
+#include "runtime/cgroup/hierarchy.h"
 #include "runtime/cgroup/manager.h"
 #include "runtime/container.h"
 #include "runtime/exec_guard.h"
@@ -313,6 +314,7 @@ Result<int> exec(const ExecOptions& o) {
   // Held through the trampoline window by us, not by the child: the lock is a host directory's
   // fd, which must not reach the container (runtime/state.h).
   if (lk->fd() >= 0) plan.close_in_child.push_back(lk->fd());
+  if (cgroup::opened_root_fd() >= 0) plan.close_in_child.push_back(cgroup::opened_root_fd());
   if (*guard == ExecGuard::Trampoline) VSRV_TRY(arm_trampoline(plan, trampoline, seccomp, filter_memfd));
   std::optional<cgroup::Manager> cg;
   std::vector<cgroup::Manager::TaskFile> tasks;

@@ -1,4 +1,5 @@
 // runtime/cgroup/detect.cpp: which cgroup layout the machine has and where it is mounted.
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
 
@@ -49,6 +50,27 @@ const char* layout_name(Layout l) {
     case Layout::V2: return "v2";
   }
   return "?";
+}
+
+namespace {
+int root_fd_ = -1;
+}  // namespace
+
+int root_fd() {
+  static const int fd = [] {
+    root_fd_ = ::open(kCgroupRoot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return root_fd_;
+  }();
+  return fd;
+}
+
+int opened_root_fd() { return root_fd_; }
+
+At at(const std::string& path) {
+  constexpr std::string_view root = "/sys/fs/cgroup/";
+  if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && root_fd() >= 0)
+    return {root_fd(), path.c_str() + root.size()};
+  return {AT_FDCWD, path.c_str()};
 }
 
 // Probed once per process, as sys::features(): create asks twice on its start path (whether a

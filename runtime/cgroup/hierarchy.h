@@ -34,6 +34,23 @@ Result<Hierarchies> discover();
 // (/sys/fs/cgroup/unified) has it: two statfs, for a guess made before discover() runs.
 bool unified_mounted();
 
+// The host's cgroup root (/sys/fs/cgroup, a tmpfs on v1 and hybrid hosts) as an O_PATH fd,
+// opened once per process (O_CLOEXEC, kept until exit; a child entering a container closes it
+// first: opened_root_fd()). Paths below it are resolved from there rather than through /sys: a
+// lookup in sysfs leaves RCU path walk and takes sysfs's lock, which the network namespace being
+// made beside us (runtime/prefetch.h) or the last container's, being torn down, holds for
+// writing. resolve()'s 16 stats took 0.130 ms that way, 0.058 ms from the fd (medians of 200).
+// -1 when it cannot be opened.
+int root_fd();
+int opened_root_fd();  // -1 until root_fd() opened it
+// {root_fd(), path relative to it} for an absolute path below /sys/fs/cgroup, else {AT_FDCWD,
+// path}: for the *at() calls. `path` must outlive the returned pointer.
+struct At {
+  int dirfd;
+  const char* path;
+};
+At at(const std::string& path);
+
 // /proc/<pid>/cgroup text -> controller -> path; the v2 entry ("0::/x") is keyed "".
 // "cpu,cpuacct:/x" gives both "cpu" and "cpuacct".
 std::map<std::string, std::string> parse_proc_cgroup(std::string_view text);

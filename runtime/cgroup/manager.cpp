@@ -59,7 +59,8 @@ std::vector<std::string> dirs_below(const std::string& mount, const std::string&
 // Makes every missing component of `dir` below `mount`; records the ones made here.
 Result<void> make_dirs_once(const std::string& mount, const std::string& rel, std::vector<std::string>& created) {
   for (const auto& cur : dirs_below(mount, rel)) {
-    if (::mkdir(cur.c_str(), 0755) == 0) {
+    const At a = at(cur);
+    if (::mkdirat(a.dirfd, a.path, 0755) == 0) {
       if (std::find(created.begin(), created.end(), cur) == created.end()) created.push_back(cur);
     } else if (errno != EEXIST) {
       return errno_error("mkdir '" + cur + "'");
@@ -168,7 +169,8 @@ Result<Manager> Manager::resolve_at(const Hierarchies& h, const std::string& cgr
     m.to_make_.emplace_back(mount, rel);
     for (const auto& cur : dirs_below(mount, rel)) {
       struct stat sb;
-      if (::stat(cur.c_str(), &sb) < 0 && std::find(m.created_.begin(), m.created_.end(), cur) == m.created_.end())
+      const At a = at(cur);
+      if (::fstatat(a.dirfd, a.path, &sb, 0) < 0 && std::find(m.created_.begin(), m.created_.end(), cur) == m.created_.end())
         m.created_.push_back(cur);
     }
   };
@@ -570,10 +572,11 @@ Result<void> Manager::destroy() const {
     std::string first_error;
     for (const auto& d : dirs) {
       bool leaf = leaves.count(d) > 0;
-      int rc = ::rmdir(d.c_str());
+      const At a = at(d);
+      int rc = ::unlinkat(a.dirfd, a.path, AT_REMOVEDIR);
       for (int i = 0; patient && leaf && i < 100 && rc < 0 && errno == EBUSY; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        rc = ::rmdir(d.c_str());
+        rc = ::unlinkat(a.dirfd, a.path, AT_REMOVEDIR);
       }
       // Only the container's own directories must go; a shared parent ("/vsrv") stays while other
       // containers live below it (EBUSY/ENOTEMPTY there is expected).
@@ -604,7 +607,8 @@ Result<void> Manager::destroy() const {
         continue;
       std::string prefix = d.substr(0, d.rfind('/'));
       if (std::find(created_.begin(), created_.end(), prefix) != created_.end()) continue;  // tried above
-      (void)::rmdir(prefix.c_str());
+      const At a = at(prefix);
+      (void)::unlinkat(a.dirfd, a.path, AT_REMOVEDIR);
     }
   }
   if (!first_error.empty()) return fail("cgroup: " + first_error);

@@ -151,6 +151,30 @@ TEST(CgroupCpuList, BadListsNameTheField) {
   }
 }
 
+// Paths below /sys/fs/cgroup are resolved from one O_PATH fd of it (not through sysfs); other
+// paths (a fake cgroupfs, say) stay as they are. The fd is close-on-exec and opened once.
+TEST(CgroupRootFd, PathsBelowTheRootAreRelativeToItsFd) {
+  struct stat st;
+  if (::stat("/sys/fs/cgroup", &st) < 0) GTEST_SKIP() << "no /sys/fs/cgroup here";
+  const std::string below = "/sys/fs/cgroup/memory/vsrv/x";
+  const vsrv::cgroup::At a = vsrv::cgroup::at(below);
+  ASSERT_GE(vsrv::cgroup::root_fd(), 0);
+  EXPECT_EQ(a.dirfd, vsrv::cgroup::root_fd());
+  EXPECT_STREQ(a.path, "memory/vsrv/x");
+  EXPECT_EQ(vsrv::cgroup::opened_root_fd(), vsrv::cgroup::root_fd());
+  EXPECT_EQ(::fcntl(a.dirfd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  struct stat by_fd;
+  ASSERT_EQ(::fstatat(a.dirfd, "", &by_fd, AT_EMPTY_PATH), 0);
+  EXPECT_EQ(by_fd.st_ino, st.st_ino);
+  EXPECT_EQ(by_fd.st_dev, st.st_dev);
+  for (const std::string other : {"/tmp/fake-cgroupfs/cpu/x", "/sys/fs/cgroupx/y", "/sys/fs/cgroup", "/sys/fs/cgroup/"}) {
+    const vsrv::cgroup::At o = vsrv::cgroup::at(other);
+    EXPECT_EQ(o.dirfd, AT_FDCWD) << other;
+    EXPECT_STREQ(o.path, other.c_str());
+  }
+  EXPECT_EQ(vsrv::cgroup::at(below).dirfd, a.dirfd) << "one fd per process";
+}
+
 TEST(CgroupCleanPath, CollapsesAndRefuses) {
   EXPECT_EQ(*clean_cgroup_path("//a//b/"), "/a/b");
   EXPECT_EQ(*clean_cgroup_path("/a/./b"), "/a/b");
