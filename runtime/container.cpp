@@ -284,6 +284,10 @@ Result<Created> create(const CreateOptions& o) {
   auto plan = build_plan(*spec, in);
   if (!plan) return forward(std::move(plan.error()));
   net.adjust_plan(*plan);
+  // VSRV_CGROUP_TREE_DETACHED=0: the v1 cgroup tree mount by mount, as on kernels before 6.15
+  // (runtime/child/mounts.cpp, mount_tree), for tests.
+  if (const char* e = ::getenv("VSRV_CGROUP_TREE_DETACHED"); e && e[0] == '0' && !e[1])
+    for (auto& m : plan->mounts) m.tree_binds = 0;
   plan->alive_handshake = plan->new_userns || net.attaches();
   plan->close_in_child.push_back(lock->fd());
   if (cgroup::opened_root_fd() >= 0) plan->close_in_child.push_back(cgroup::opened_root_fd());

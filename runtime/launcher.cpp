@@ -180,6 +180,9 @@ Result<Spawned> spawn(const ChildPlan& plan, int cgroup_dirfd, const SpawnCallba
     args.cgroup = static_cast<std::uint64_t>(cgroup_dirfd);
   }
   if (sys::thread_count() != 1) return fail("internal error: clone3 needs a single-threaded vsrv");
+  // The kernel's features, which the child's mounts ask for: probed here, once, not in the child
+  // (a static's first initialisation takes a guard; its probes would be the child's syscalls).
+  (void)sys::features();
   // Owns the v2 cgroup.procs fd of the fallback below until the child has it (close-on-exec).
   sys::unique_fd procs;
   // vfork-style when the child never waits for us: no copy of our page tables at clone3, none

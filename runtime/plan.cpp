@@ -185,6 +185,10 @@ Result<void> plan_mount(const oci::Mount& m, size_t idx, const PlanInputs& in, b
     t.data = "mode=755";
     t.flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     t.needs_cgroup = true;
+    bool one_level = in.cgroup_dirs.size() < 0xffff;
+    for (const auto& [name, dir] : in.cgroup_dirs)
+      one_level = one_level && !name.empty() && name.find('/') == std::string::npos && name != "." && name != "..";
+    if (one_level) t.tree_binds = static_cast<std::uint16_t>(in.cgroup_dirs.size());
     p.mounts.push_back(t);
     for (const auto& [name, dir] : in.cgroup_dirs) {
       MountOp b;

@@ -32,6 +32,11 @@ struct MountOp {
   bool is_proc = false;     // check fstatfs == PROC_SUPER_MAGIC after mounting
   bool remount_only = false;  // MS_REMOUNT of an earlier mount at target (e.g. a ro cgroup tmpfs)
   bool needs_cgroup = false;  // shows the container's cgroup directories: only after the join
+  // A tmpfs whose next `tree_binds` ops are binds onto "<target>/<name>" (one level down), and
+  // then, if the tree is read-only, its remount_only op: the v1 cgroup tree. The child builds it
+  // detached and attaches it whole where the kernel can (runtime/child/mounts.cpp, mount_tree),
+  // else runs the ops one by one.
+  std::uint16_t tree_binds = 0;
 };
 
 struct DeviceOp {

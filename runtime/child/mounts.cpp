@@ -15,6 +15,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/child/steps.h"
@@ -105,6 +106,75 @@ Result<bool> bind_with_attrs(int src_dirfd, const char* src_path, int target_fd,
   return true;
 }
 
+// The v1 cgroup tree (plan.h, tree_binds): a tmpfs and one bind per hierarchy below it, built as
+// a detached mount (fsmount) that nothing can see, made read-only (nosuid, ...) in one recursive
+// mount_setattr, and attached to its target by one move_mount. Per hierarchy that is mkdirat,
+// open_tree and move_mount, where the mounts one by one took ten calls (three of them openat2
+// walks of the target), and the tmpfs's read-only remount goes too: 0.12 against 0.17 ms for
+// eight hierarchies in a C probe of both (200 trees each). `consumed` is how many plan ops it
+// covered. false (nothing done, nothing visible) where the kernel cannot attach to a detached
+// tree (before 6.15: EINVAL): the caller runs the ops one by one.
+constexpr unsigned kFsopenCloexec = 1, kFsconfigSetFlag = 0, kFsconfigSetString = 1, kFsconfigCmdCreate = 6,
+                   kFsmountCloexec = 1;
+
+Result<bool> mount_tree(const ChildPlan& p, const sys::RootFs& root, std::size_t i, std::size_t to,
+                        std::size_t* consumed) noexcept {
+  const MountOp& t = p.mounts[i];
+  const std::size_t n = t.tree_binds;
+  if (!sys::features().attach_to_detached || i + n >= to || t.bind || t.fstype.empty()) return false;
+  const MountOp& last = p.mounts[i + n];
+  const bool ro = i + n + 1 < to && p.mounts[i + n + 1].remount_only && p.mounts[i + n + 1].target == t.target;
+  std::uint64_t fs_attrs = 0, tree_attrs = 0, clear = 0;
+  if (!attrs_of(t.flags, &fs_attrs, &clear) || !attrs_of(last.flags | (t.flags & ~MS_RDONLY) | (ro ? MS_RDONLY : 0), &tree_attrs, &clear))
+    return false;
+  int f = sys::fsopen_raw(t.fstype.c_str(), kFsopenCloexec);
+  if (f < 0) return errno_error("fsopen " + t.fstype);
+  sys::unique_fd fs(f);
+  // The data ("mode=755"), one parameter at a time, from a copy on our stack.
+  char data[256];
+  if (t.data.size() >= sizeof data) return false;
+  std::memcpy(data, t.data.c_str(), t.data.size() + 1);
+  for (char* opt = data; *opt;) {
+    char* end = std::strchr(opt, ',');
+    if (end) *end = 0;
+    char* eq = std::strchr(opt, '=');
+    if (eq) *eq = 0;
+    if (*opt && sys::fsconfig_raw(fs.get(), eq ? kFsconfigSetString : kFsconfigSetFlag, opt, eq ? eq + 1 : nullptr, 0) < 0)
+      return errno_error(std::string("mount ") + t.fstype + " on '" + t.target + "': " + opt);
+    if (!end) break;
+    opt = end + 1;
+  }
+  if (sys::fsconfig_raw(fs.get(), kFsconfigCmdCreate, nullptr, nullptr, 0) < 0)
+    return errno_error("mount " + t.fstype + " on '" + t.target + "'");
+  int m = sys::fsmount_raw(fs.get(), kFsmountCloexec, static_cast<unsigned>(fs_attrs));
+  if (m < 0) return errno_error("mount " + t.fstype + " on '" + t.target + "': fsmount");
+  sys::unique_fd tree(m);
+  for (std::size_t k = 1; k <= n; ++k) {
+    const MountOp& b = p.mounts[i + k];
+    // plan.cpp made every target "<t.target>/<name>", one level down.
+    if (!b.bind || b.target.size() <= t.target.size() + 1 || b.target.compare(0, t.target.size(), t.target) != 0) return false;
+    const char* name = b.target.c_str() + t.target.size() + 1;
+    if (::mkdirat(tree.get(), name, 0755) < 0 && errno != EEXIST) return errno_error("mkdir '" + b.target + "'");
+    int src = sys::open_tree_raw(AT_FDCWD, b.source.c_str(), kOpenTreeClone | O_CLOEXEC | (b.recursive ? kAtRecursive : 0));
+    if (src < 0) return errno_error("bind '" + b.source + "' to '" + b.target + "': open_tree");
+    sys::unique_fd s(src);
+    if (sys::move_mount_raw(src, "", tree.get(), name, kMoveFEmpty) < 0) {
+      if (k == 1 && errno == EINVAL) return false;  // no attaching to a detached tree here
+      return errno_error("bind '" + b.source + "' to '" + b.target + "'");
+    }
+  }
+  sys::MountAttr attr;
+  attr.attr_set = tree_attrs;
+  if (sys::mount_setattr_raw(tree.get(), "", kAtEmptyPath | kAtRecursive, &attr) < 0)
+    return errno_error("mount '" + t.target + "': mount_setattr");
+  auto target = root.mkdir_p(t.target.c_str());
+  if (!target) return forward(std::move(target.error()), "mount '" + t.target + "'");
+  if (sys::move_mount_raw(tree.get(), "", target->get(), "", kMoveFEmpty | kMoveTEmpty) < 0)
+    return errno_error("mount '" + t.target + "': move_mount");
+  *consumed = 1 + n + (ro ? 1 : 0);
+  return true;
+}
+
 Result<void> remount_bind(const sys::RootFs& root, const char* target, unsigned long flags) noexcept {
   // Reopen: the fd used for the bind points below the new mount, not at it.
   auto fd = root.open_at(target, O_PATH);
@@ -175,7 +245,19 @@ Result<void> prepare_root(const ChildPlan& p, sys::RootFs& root) noexcept {
 }
 
 Result<void> do_mounts(const ChildPlan& p, const sys::RootFs& root, std::size_t from, std::size_t to) noexcept {
-  for (std::size_t i = from; i < to && i < p.mounts.size(); ++i) VSRV_TRY(mount_one(p.mounts[i], root));
+  for (std::size_t i = from; i < to && i < p.mounts.size(); ++i) {
+    if (p.mounts[i].tree_binds) {
+      std::size_t consumed = 0;
+      auto r = mount_tree(p, root, i, std::min(to, p.mounts.size()), &consumed);
+      if (!r) return forward(std::move(r.error()));
+      if (*r) {
+        i += consumed - 1;
+        continue;
+      }
+      // Not on this kernel: one by one.
+    }
+    VSRV_TRY(mount_one(p.mounts[i], root));
+  }
   return {};
 }
 

@@ -4,11 +4,13 @@
 #include <linux/fs.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #if defined(__x86_64__)
@@ -306,6 +308,12 @@ const Features& features() {
     r.openat2 = openat2_raw(AT_FDCWD, nullptr, &how) >= 0 || errno != ENOSYS;
     r.clone_into_cgroup = true;  // kernel >= 5.7; failure at clone time is reported with context
     r.new_mount_api = fsopen_raw(nullptr, 1 /*FSOPEN_CLOEXEC*/) >= 0 || errno != ENOSYS;
+    // By version (a probe would have to build a tree): an older kernel refuses the attach with
+    // EINVAL, and the one place that uses it falls back then too (runtime/child/mounts.cpp).
+    struct utsname u {};
+    unsigned major = 0, minor = 0;
+    if (::uname(&u) == 0 && std::sscanf(u.release, "%u.%u", &major, &minor) == 2)
+      r.attach_to_detached = r.new_mount_api && (major > 6 || (major == 6 && minor >= 15));
     return r;
   }();
   return f;

@@ -94,6 +94,8 @@ struct Features {
   bool openat2 = false;
   bool clone_into_cgroup = false;
   bool new_mount_api = false;
+  // move_mount() onto a detached mount tree (made by fsmount or open_tree), Linux 6.15.
+  bool attach_to_detached = false;
 };
 const Features& features();
 

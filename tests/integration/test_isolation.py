@@ -296,6 +296,32 @@ def test_spec_mounts_present(bundle):
             assert "ro" in got[2].split(","), (m, got)
 
 
+@pytest.mark.skipif(IS_RUNC, reason="vsrv's own build of the tree (VSRV_CGROUP_TREE_DETACHED)")
+@pytest.mark.parametrize("detached", ["1", "0"])
+def test_v1_cgroup_tree_is_read_only_and_the_containers_own(bundle, detached):
+    # On a v1 or hybrid host the container's /sys/fs/cgroup is a read-only tmpfs with one
+    # read-only (nosuid, nodev, noexec) bind of the container's own directory per hierarchy. vsrv
+    # builds it detached and attaches it whole where the kernel can (Linux 6.15+), else mount by
+    # mount (VSRV_CGROUP_TREE_DETACHED=0): the same table, the same files, either way.
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        pytest.skip("pure cgroup v2: the cgroup mount is one bind of the container's directory")
+    b = bundle(["/bin/sh", "-c", "/probe mounts; echo ==; /probe cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+                "/probe write /sys/fs/cgroup/new x; /probe write /sys/fs/cgroup/pids/pids.max 5"],
+               {"linux": {"resources": {"memory": {"limit": 64 << 20}}}})
+    r = b.run(env=dict(os.environ, VSRV_CGROUP_TREE_DETACHED=detached))
+    mounts, _, rest = r.out.partition("==")
+    tmpfs = find_mount(mounts, "/sys/fs/cgroup")
+    assert tmpfs and tmpfs[1] == "tmpfs", mounts
+    assert {"ro", "nosuid", "nodev", "noexec"} <= set(tmpfs[2].split(",")), tmpfs
+    below = [m for m in mountinfo(mounts) if m[0].startswith("/sys/fs/cgroup/")]
+    names = {m[0].rsplit("/", 1)[1] for m in below}
+    assert {"memory", "pids", "cpu", "devices", "freezer"} <= names, below
+    for m in below:
+        assert m[1] == "cgroup" and {"ro", "nosuid", "nodev", "noexec"} <= set(m[2].split(",")), m
+    assert str(64 << 20) in rest.split(), r.out
+    assert rest.count("ok") == 0 and "Read-only file system" in r.err, r
+
+
 def test_default_proc_sys_dev(bundle):
     r = probe_out(bundle, "mounts")
     assert find_mount(r.out, "/proc")[1] == "proc"

@@ -211,6 +211,35 @@ TEST(Plan, TheJoinComesBeforeTheFirstMountShowingTheCgroup) {
   EXPECT_TRUE(p->devices_before_cgroup);
 }
 
+// The v1 cgroup tree is marked for the child to build detached (runtime/child/mounts.cpp): the
+// tmpfs counts the binds that follow it, each one level below it; the read-only remount comes
+// right after them. A hierarchy name that is no single path component leaves it mount by mount.
+TEST(Plan, TheV1CgroupTreeIsOneGroupOfBindsBelowItsTmpfs) {
+  auto s = base_spec();
+  s.mounts = {{"/sys/fs/cgroup", "cgroup", "cgroup", {"ro", "nosuid"}}};
+  auto in = inputs();
+  in.cgroup_dirs = {{"cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/x"}, {"memory", "/sys/fs/cgroup/memory/x"},
+                    {"pids", "/sys/fs/cgroup/pids/x"}};
+  auto p = build_plan(s, in);
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_EQ(p->mounts.size(), 5u);
+  const auto& t = p->mounts[0];
+  EXPECT_EQ(t.fstype, "tmpfs");
+  EXPECT_EQ(t.tree_binds, 3u);
+  for (size_t i = 1; i <= 3; ++i) {
+    EXPECT_TRUE(p->mounts[i].bind) << i;
+    EXPECT_EQ(p->mounts[i].target, "/sys/fs/cgroup/" + in.cgroup_dirs[i - 1].first);
+    EXPECT_EQ(p->mounts[i].tree_binds, 0u);
+    EXPECT_TRUE(p->mounts[i].flags & MS_RDONLY);
+  }
+  EXPECT_TRUE(p->mounts[4].remount_only);
+  EXPECT_EQ(p->mounts[4].target, "/sys/fs/cgroup");
+  in.cgroup_dirs.push_back({"../escape", "/sys/fs/cgroup/memory/x"});
+  auto q = build_plan(s, in);
+  ASSERT_TRUE(q) << q.error().message();
+  EXPECT_EQ(q->mounts[0].tree_binds, 0u);
+}
+
 TEST(Plan, DevicesWaitForTheCgroupMountsWhenOtherMountsFollow) {
   auto s = base_spec();
   s.mounts = {{"/sys/fs/cgroup", "cgroup", "cgroup", {}}, {"/dev", "tmpfs", "tmpfs", {"mode=755"}}};
