@@ -147,12 +147,11 @@ Result<Lock> create_dir_locked(const std::string& root, const std::string& id) {
   if (lk) {
     auto emptied = empty_dir(lk->fd(), dir);
     if (emptied) return lk;
-    // Something in it that will not go: give it back, and say what is in the way.
-    (void)::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, spare_path(root).c_str(), RENAME_NOREPLACE);
-    return forward(std::move(emptied.error()), "the spare state directory '" + spare_path(root) + "'");
-  }
-  const int e = lk.error().errnum;
-  if (e == EWOULDBLOCK) {
+    // Something in it that will not go: it goes back, and the container gets a new directory.
+    lk = Lock{};
+    if (::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, spare_path(root).c_str(), RENAME_NOREPLACE) < 0)
+      return forward(std::move(emptied.error()), "the spare state directory, now '" + dir + "'");
+  } else if (const int e = lk.error().errnum; e == EWOULDBLOCK) {
     if (::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, spare_path(root).c_str(), RENAME_NOREPLACE) < 0) ::rmdir(dir.c_str());
   } else if (e == ENOTDIR || e == ELOOP) {
     ::unlink(dir.c_str());  // no directory (something else was put at .spare): out of the way
@@ -321,8 +320,8 @@ Result<void> remove_dir(const std::string& root, const std::string& id) {
     if (fd < 0 && errno == ENOENT) return {};
     if (fd >= 0) {
       sys::unique_fd d(fd);
-      VSRV_TRY(empty_dir(fd, dir));
-      if (::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, spare_path(root).c_str(), RENAME_NOREPLACE) == 0) return {};
+      if (empty_dir(fd, dir) && ::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, spare_path(root).c_str(), RENAME_NOREPLACE) == 0)
+        return {};
     }
   }
   // The files vsrv makes there, by name: usually the directory is then empty and goes without

@@ -223,6 +223,17 @@ TEST_F(StateDir, ASpareIsEmptiedOrReplacedBeforeUse) {
   ASSERT_EQ(::stat((root + "/a").c_str(), &st), 0);
   EXPECT_EQ(st.st_nlink, 2u) << "emptied";
   EXPECT_NE(::stat((root + "/a/junk").c_str(), &st), 0);
+  // Something that will not go (a directory with something in it): the spare goes back as it
+  // was, and the container gets a new, empty directory.
+  ASSERT_EQ(::mkdir((root + "/.spare").c_str(), 0711), 0);
+  ASSERT_EQ(::mkdir((root + "/.spare/full").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((root + "/.spare/full/x").c_str(), 0700), 0);
+  auto lk3 = create_dir_locked(root, "c");
+  ASSERT_TRUE(lk3) << lk3.error().message();
+  ASSERT_EQ(::stat((root + "/c").c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 2u) << "a new, empty directory";
+  EXPECT_EQ(::stat((root + "/.spare/full/x").c_str(), &st), 0) << "the spare, back as it was";
+  ASSERT_EQ(::system(("rm -rf " + root + "/.spare").c_str()), 0);
   ASSERT_EQ(::symlink("/", (root + "/.spare").c_str()), 0);
   auto lk2 = create_dir_locked(root, "b");
   ASSERT_TRUE(lk2) << lk2.error().message();
