@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +36,31 @@ alignas(16) char helper_stack[16 * 1024];
   for (;;) sys::raw_syscall(SYS_exit, 0);
 }
 
+void close_all_but(int a, int b) {
+  int lo = a < b ? a : b, hi = a < b ? b : a;
+  if (lo > 0) sys::raw_syscall(SYS_close_range, 0, lo - 1, 0);
+  if (hi > lo + 1) sys::raw_syscall(SYS_close_range, lo + 1, hi - 1, 0);
+  sys::raw_syscall(SYS_close_range, hi + 1, ~0U, 0);
+}
+
+// Started once the container runs: keeps only the namespace and the init's pidfd (a copy of
+// anything else, a lock's fd above all, must not outlive our own), dies with us, waits for the
+// init's exit (woken by it as we are, on its own CPU) and drops the namespace at once, so the
+// teardown runs beside our removal of the cgroups and state rather than after our wake-up and a
+// helper's start.
+[[noreturn]] void early_helper_main(void* arg) {
+  auto* a = static_cast<MountNsHandoff::Early*>(arg);
+  close_all_but(a->ns, a->pidfd);
+  sys::raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (sys::raw_syscall(SYS_getppid) == a->parent) {
+    struct pollfd p = {a->pidfd, POLLIN, 0};
+    while (sys::raw_syscall(SYS_poll, reinterpret_cast<long>(&p), 1, -1) == -EINTR) {
+    }
+  }
+  sys::raw_syscall(SYS_close_range, 0, ~0U, 0);
+  for (;;) sys::raw_syscall(SYS_exit, 0);
+}
+
 }  // namespace
 
 void MountNsHandoff::hold(sys::borrowed_fd pidfd, pid_t pid) {
@@ -41,14 +68,34 @@ void MountNsHandoff::hold(sys::borrowed_fd pidfd, pid_t pid) {
   int fd = ::ioctl(pidfd.get(), kPidfdGetMntNamespace, 0);
   if (fd < 0) fd = ::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
   ns_.reset(fd);
+#if !defined(__SANITIZE_ADDRESS__)
+  if (!ns_) return;
+  // Every signal blocked in the helper from its first instruction (it inherits our mask): it
+  // lives as long as the container, shares our memory but not our handlers' assumptions, and a
+  // terminal's SIGINT to our process group is the container's business, which we forward.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::sigprocmask(SIG_SETMASK, &all, &old);
+  early_ = {ns_.get(), pidfd.get(), ::getpid()};
+  pid_t p = sys::start_vm_helper(early_helper_main, &early_, helper_stack, sizeof helper_stack);
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  if (p > 0) {
+    helper_ = p;
+    sys::keep_off_this_cpu(p);
+    ns_.reset();  // the helper's reference is the last one but the init's
+  }
+#else
+  (void)pidfd;
+#endif
 }
 
 void MountNsHandoff::release_in_helper() {
+  init_gone_ = true;
 #if defined(__SANITIZE_ADDRESS__)
   ns_.reset();  // ASan tracks one stack per thread: no helper on a stack of ours
   return;
 #endif
-  if (!ns_) return;
+  if (!ns_ || helper_ > 0) return;
   pid_t p = sys::start_vm_helper(helper_main, nullptr, helper_stack, sizeof helper_stack);
   if (p > 0) {
     helper_ = p;
@@ -61,6 +108,8 @@ void MountNsHandoff::release_in_helper() {
 
 void MountNsHandoff::wait() {
   ns_.reset();
+  // An error path with the container still running: the early helper would wait for it.
+  if (helper_ > 0 && !init_gone_) ::kill(helper_, SIGKILL);
   sys::reap(helper_);
   helper_ = -1;
 }

@@ -92,6 +92,42 @@ def test_run_returns_after_the_containers_mounts_are_gone(bundle, tmp_path):
             subprocess.run(["umount", str(src)], stderr=subprocess.DEVNULL)
 
 
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(IS_RUNC, reason="vsrv's own helper (runtime/mntns_handoff.h)")
+def test_run_namespace_helper_holds_only_the_namespace_and_dies_with_run(bundle):
+    # While the container runs, `run` has a helper that will drop the container's mount namespace
+    # the moment the init exits. It keeps two fds (the namespace and the init's pidfd: no copy of
+    # a lock or a pipe outlives `run`'s own), blocks every signal (a terminal's SIGINT is the
+    # container's, forwarded by `run`), and is killed with `run` (SIGKILL leaves no helper).
+    b = bundle(probe_args("signal-wait"))
+    p = b.popen_run()
+    wait_for(lambda: "ready" in b.out(), 20, what="probe ready")
+    init = b.state()["pid"]
+    helpers = [c for c in _children(p.pid) if c != init]
+    assert len(helpers) == 1, (p.pid, init, _children(p.pid))
+    h = helpers[0]
+    fds = sorted(os.readlink(f"/proc/{h}/fd/{n}") for n in os.listdir(f"/proc/{h}/fd"))
+    assert len(fds) == 2 and any(f.startswith("mnt:[") for f in fds) and any("pidfd" in f for f in fds), fds
+    with open(f"/proc/{h}/status") as f:
+        blocked = [l.split()[1] for l in f if l.startswith("SigBlk:")][0]
+    std = (1 << 31) - 1  # signals 1-31; KILL (9) and STOP (19) cannot be blocked
+    assert int(blocked, 16) & std == std & ~(1 << 8) & ~(1 << 18), blocked
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=10)
+    wait_for(lambda: not pid_alive(h), 5, what="the helper gone with run")
+    assert pid_alive(init), "the container itself outlives a killed run, as with runc"
+    b.delete("--force")
+    wait_for(lambda: not pid_alive(init), 10, what="init gone after delete --force")
+    assert b.leftovers() == []
+
+
 def test_run_removes_a_cgroup_its_init_left_processes_in(bundle):
     # Without a PID namespace of its own, the init's exit leaves its background child running in
     # the cgroup. run's removal tries rmdir first (the usual case is an empty cgroup); here it
