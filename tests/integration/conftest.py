@@ -251,6 +251,19 @@ def _ver(v):
 IS_RUNC = os.path.basename(VSRV_BIN) == "runc"
 
 
+def _sanitized(path):
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+# A sanitizer build (ASan tracks one stack per thread) starts none of vsrv's helpers that run
+# on a stack of ours; tests of those helpers skip there, saying so.
+IS_SANITIZED = _sanitized(VSRV_BIN)
+
+
 def runc_deviation(reason):
     """xfail when the runtime under test is runc and runc is known to deviate from the spec here.
     Used only while validating the fixtures against runc; vsrv is always held to the spec."""
