@@ -26,6 +26,16 @@ long write_value(long fd, const CgroupBeside::Write& w) {
   return n < 0 ? n : n == static_cast<long>(w.len) ? 0 : -EIO;
 }
 
+// Whether a cgroup file holds nothing ("\n", or no file at all): raw syscalls, as the helper.
+bool file_empty(int dirfd, const char* path) {
+  long fd = sys::raw_syscall(SYS_openat, dirfd, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  char buf[8];
+  long n = sys::raw_syscall(SYS_read, fd, reinterpret_cast<long>(buf), sizeof buf);
+  sys::raw_syscall(SYS_close, fd);
+  return n <= 0 || (n == 1 && buf[0] == '\n');
+}
+
 [[noreturn]] void finish(CgroupBeside::Work* w, long err, int failed) {
   w->err = err;
   w->failed = failed;
@@ -63,13 +73,17 @@ long write_value(long fd, const CgroupBeside::Write& w) {
     finish(w, r, static_cast<int>(i));
   }
   // Consecutive writes to one file (device rules: one per write, as the kernel parses them)
-  // share one open. A cpuset seed that fails is left, as make() leaves it.
+  // share one open. A cpuset seed goes where we made its directory, or into a file still empty
+  // (never over a value someone set); one that fails is left, as make() leaves it.
   long fd = -1;
+  const char* open_path = nullptr;
   for (unsigned i = 0; i < w->n_writes; ++i) {
     const auto& wr = w->writes[i];
-    if (i == 0 || w->writes[i - 1].path != wr.path) {
+    if (wr.seed_dir >= 0 && !w->mkdirs[wr.seed_dir].made && !file_empty(wr.dirfd, wr.path)) continue;
+    if (wr.path != open_path) {
       if (fd >= 0) sys::raw_syscall(SYS_close, fd);
       fd = sys::raw_syscall(SYS_openat, wr.dirfd, reinterpret_cast<long>(wr.path), O_WRONLY | O_CLOEXEC);
+      open_path = wr.path;
     }
     long r = fd < 0 ? fd : write_value(fd, wr);
     if (r < 0 && !wr.seed) {
@@ -104,7 +118,10 @@ bool CgroupBeside::start(cgroup::Manager& cg, cgroup::Manager::V1Steps steps, co
     const auto& wr = steps_.writes[i];
     const cgroup::At a = i > 0 && steps_.writes[i - 1].file == wr.file ? cgroup::At{writes_.back().dirfd, writes_.back().path}
                                                                          : cgroup::at(wr.file);
-    writes_.push_back({a.dirfd, a.path, wr.value.c_str(), wr.value.size(), wr.seed});
+    int seed_dir = -1;
+    for (size_t k = 0; !wr.dir.empty() && k < steps_.mkdirs.size() && seed_dir < 0; ++k)
+      if (steps_.mkdirs[k].path == wr.dir) seed_dir = static_cast<int>(k);
+    writes_.push_back({a.dirfd, a.path, wr.value.c_str(), wr.value.size(), wr.seed, seed_dir});
   }
   work_ = Work{};
   work_.mkdirs = mkdirs_.data();

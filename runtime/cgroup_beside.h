@@ -78,6 +78,7 @@ class CgroupBeside {
     const char* value;
     size_t len;
     bool seed;
+    int seed_dir;  // a seed's directory in mkdirs: written if made there, else only into an empty file
   };
   struct Work {
     CgroupBesideWait wait;

@@ -246,9 +246,10 @@ std::optional<Manager::V1Steps> Manager::v1_steps(const oci::Resources* r) const
     if (fresh.empty()) return std::nullopt;
     if (cpuset != paths_.end() && cpuset->second == mount + rel) {
       // The values a new cpuset directory needs (seed_cpuset()), read now from the deepest
-      // directory above that has them: a parent someone made without them (an empty cpuset
-      // refuses tasks) is seeded too, top-down, as seed_cpuset() does.
-      std::vector<std::string> seed = fresh;
+      // directory above that has them. Every level from the mount down gets a seed, top-down:
+      // the helper writes it where it made the directory or finds the file empty (a parent
+      // someone made without values, or "/vsrv" made again after a concurrent delete removed it
+      // with its last container: an empty cpuset refuses tasks, ENOSPC), as seed_cpuset() does.
       std::string src = fresh.front().substr(0, fresh.front().rfind('/'));
       std::optional<std::string> c, m;
       for (;;) {
@@ -259,12 +260,11 @@ std::optional<Manager::V1Steps> Manager::v1_steps(const oci::Resources* r) const
           break;
         }
         if (src.size() <= mount.size()) return std::nullopt;  // the mount itself has none
-        seed.insert(seed.begin(), src);
         src = src.substr(0, src.rfind('/'));
       }
-      for (const auto& d : seed) {
-        s.writes.push_back({d + "/cpuset.cpus", *c, true});
-        s.writes.push_back({d + "/cpuset.mems", *m, true});
+      for (const auto& d : dirs_below(mount, rel)) {
+        s.writes.push_back({d + "/cpuset.cpus", *c, true, d});
+        s.writes.push_back({d + "/cpuset.mems", *m, true, d});
       }
     }
     // Every level from the mount down, the existing ones too: a concurrent delete may remove a

@@ -63,6 +63,10 @@ class Manager {
     struct Write {
       std::string file, value;
       bool seed;  // a cpuset seed: best effort, as make() does
+      // For a seed: the directory it is for. The helper writes it where it made that directory,
+      // or where the file is still empty (a parent made again after a concurrent delete, or made
+      // by a concurrent create that has not seeded it yet); never over a value someone set.
+      std::string dir = {};
     };
     std::vector<Dir> mkdirs;        // top-down per hierarchy from its mount (parents may exist)
     std::vector<Write> writes;      // cpuset seeds, then limits

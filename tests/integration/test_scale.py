@@ -9,6 +9,8 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from conftest import cgroup_dirs_named, probe_args, run_cmd, VSRV_BIN
 
 N = int(os.environ.get("VSRV_SCALE_N", "40"))
@@ -58,5 +60,34 @@ def test_many_containers_run_exec_and_leave_nothing(bundle):
     assert all(r.rc == 0 for r in removed), [r for r in removed if r.rc != 0][:3]
     left_state = [cid for cid in ids if (b.root / cid).exists()]
     assert not left_state, left_state[:5]
+    left_cg = [d for cid in ids for d in cgroup_dirs_named(cid)]
+    assert not left_cg, left_cg[:5]
+
+
+@pytest.mark.parametrize("beside", ["1", "0"])
+def test_many_runs_at_once_share_the_spare_state_dir_and_the_cgroup_prefix(bundle, beside):
+    # Foreground runs, 16 at a time: each makes its state dir (taking the spare when there is
+    # one) and removes it (parking it as the spare when there is none), so creates and removals
+    # race for <root>/.spare all along (runtime/state.cpp). They race for the default cgroup
+    # prefix "/vsrv" too, which goes with its last container: a create may find it gone and make
+    # it again, and on v1 must then seed its cpuset (an empty one refuses tasks: ENOSPC), with
+    # the cgroup made beside the init (1) or before it (0). Every run works, each exactly once,
+    # and what is left is at most one empty spare.
+    b = bundle(probe_args("exit", "7"))
+    ids = [f"{b.id}-{i}" for i in range(N)]
+    base = [VSRV_BIN, "--root", str(b.root)]
+    env = dict(os.environ, VSRV_CGROUP_BESIDE=beside)
+
+    def run(cid):
+        return run_cmd(base + ["run", "--bundle", str(b.path), cid], timeout=120, env=env)
+
+    with ThreadPoolExecutor(max_workers=16) as ex:
+        done = list(ex.map(run, ids))
+    bad = [r for r in done if r.rc != 7]
+    assert not bad, f"{len(bad)} of {N} runs failed: {bad[:3]}"
+    left = sorted(p.name for p in b.root.iterdir())
+    assert left in ([], [".spare"]), left
+    if left:
+        assert list((b.root / ".spare").iterdir()) == []
     left_cg = [d for cid in ids for d in cgroup_dirs_named(cid)]
     assert not left_cg, left_cg[:5]

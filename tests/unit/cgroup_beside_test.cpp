@@ -98,6 +98,47 @@ TEST_F(CgroupFakeFs, V1StepsSeedAnEmptyCpusetParentToo) {
   EXPECT_EQ(steps->writes[2].value, "0-3");
 }
 
+// A prefix that exists when the steps are planned is seeded too, but only if the helper makes it
+// again (a concurrent delete removed "/vsrv" with its last container) or finds it empty: each
+// seed names its directory. The values come from the deepest directory that has them.
+TEST_F(CgroupFakeFs, V1StepsSeedEveryLevelSoAPrefixMadeAgainIsSeeded) {
+  Hierarchies h = v1_layout(false);
+  mkdir_p(root + "/cpuset/vsrv");
+  put(root + "/cpuset/vsrv/cpuset.cpus", "0-1\n");
+  put(root + "/cpuset/vsrv/cpuset.mems", "0\n");
+  auto m = Manager::resolve_at(h, "", "c1", no_own);
+  ASSERT_TRUE(m);
+  auto steps = m->v1_steps(nullptr);
+  ASSERT_TRUE(steps);
+  ASSERT_EQ(steps->writes.size(), 4u);
+  EXPECT_EQ(steps->writes[0].file, root + "/cpuset/vsrv/cpuset.cpus");
+  EXPECT_EQ(steps->writes[0].dir, root + "/cpuset/vsrv");
+  EXPECT_EQ(steps->writes[0].value, "0-1");
+  EXPECT_EQ(steps->writes[3].file, root + "/cpuset/vsrv/c1/cpuset.mems");
+  EXPECT_EQ(steps->writes[3].dir, root + "/cpuset/vsrv/c1");
+  for (const auto& w : steps->writes) EXPECT_TRUE(w.seed);
+}
+
+// The helper writes a seed where it made the directory or the file is empty, never over a value
+// someone set (the prefix's own cpus stay).
+TEST_F(CgroupFakeFs, TheHelperSeedsOnlyWhatItMadeOrFindsEmpty) {
+  Hierarchies h = v1_layout(false);
+  mkdir_p(root + "/cpuset/vsrv");
+  put(root + "/cpuset/vsrv/cpuset.cpus", "0-1\n");
+  put(root + "/cpuset/vsrv/cpuset.mems", "\n");  // empty: seeded
+  auto m = Manager::resolve_at(h, "", "c1", no_own);
+  ASSERT_TRUE(m);
+  auto steps = m->v1_steps(nullptr);
+  ASSERT_TRUE(steps);
+  for (auto& w : steps->writes) w.value = "7";  // a value that shows where it was written
+  CgroupBeside b;
+  START_OR_SKIP(b, *m, *steps);
+  ASSERT_TRUE(b.wait()) << b.wait().error().message();
+  EXPECT_EQ(slurp(root + "/cpuset/vsrv/cpuset.cpus"), "0-1\n") << "a value someone set stays";
+  EXPECT_EQ(slurp(root + "/cpuset/vsrv/cpuset.mems"), "7") << "an empty one is seeded";
+  (void)m->destroy();
+}
+
 // The helper's tests: container c1 resolved at `path` (v1 hierarchies, and a unified one when
 // asked), its v1 steps taken.
 class CgroupBesideTest : public CgroupFakeFs {
