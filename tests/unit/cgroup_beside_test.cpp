@@ -3,6 +3,8 @@
 // (runtime/cgroup_beside.cpp), against the fake cgroupfs of cgroup_fakefs.h.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <string>
 #include <vector>
 
@@ -17,6 +19,26 @@ using namespace fakefs;
 using runtime::CgroupBeside;
 
 const std::vector<std::string> kV1 = {"cpu,cpuacct", "cpuset", "memory", "pids", "freezer", "devices"};
+
+// A directory of the fake cpuset hierarchy (`rel` below its mount) with these cpus and mems.
+void cpuset_dir(const std::string& root, const std::string& rel, const std::string& cpus, const std::string& mems) {
+  mkdir_p(root + "/cpuset" + rel);
+  put(root + "/cpuset" + rel + "/cpuset.cpus", cpus);
+  put(root + "/cpuset" + rel + "/cpuset.mems", mems);
+}
+
+// Container c1 resolved at `path` in `h`, with its v1 steps; nullopt when either is refused.
+struct Planned {
+  Manager m;
+  Manager::V1Steps steps;
+};
+std::optional<Planned> plan_c1(const Hierarchies& h, const std::string& path) {
+  auto m = Manager::resolve_at(h, path, "c1", {});
+  if (!m) return std::nullopt;
+  auto s = m->v1_steps(nullptr);
+  if (!s) return std::nullopt;
+  return Planned{std::move(*m), std::move(*s)};
+}
 
 // Starts the helper, or skips: a sanitizer build starts none (runtime/cgroup_beside.h).
 #define START_OR_SKIP(b, m, steps)                                                  \
@@ -85,13 +107,10 @@ TEST_F(CgroupFakeFs, V1StepsAreRefusedWhereTheUsualWayMustMakeTheCgroup) {
 
 TEST_F(CgroupFakeFs, V1StepsSeedAnEmptyCpusetParentToo) {
   Hierarchies h = v1_layout(false);
-  mkdir_p(root + "/cpuset/mid");
-  put(root + "/cpuset/mid/cpuset.cpus", "\n");
-  put(root + "/cpuset/mid/cpuset.mems", "");
-  auto m = Manager::resolve_at(h, "/mid/c1", "c1", no_own);
-  ASSERT_TRUE(m);
-  auto steps = m->v1_steps(nullptr);
-  ASSERT_TRUE(steps);
+  cpuset_dir(root, "/mid", "\n", "");
+  auto p = plan_c1(h, "/mid/c1");
+  ASSERT_TRUE(p);
+  const auto* steps = &p->steps;
   ASSERT_EQ(steps->writes.size(), 4u);
   EXPECT_EQ(steps->writes[0].file, root + "/cpuset/mid/cpuset.cpus");  // top-down
   EXPECT_EQ(steps->writes[2].file, root + "/cpuset/mid/c1/cpuset.cpus");
@@ -103,13 +122,10 @@ TEST_F(CgroupFakeFs, V1StepsSeedAnEmptyCpusetParentToo) {
 // seed names its directory. The values come from the deepest directory that has them.
 TEST_F(CgroupFakeFs, V1StepsSeedEveryLevelSoAPrefixMadeAgainIsSeeded) {
   Hierarchies h = v1_layout(false);
-  mkdir_p(root + "/cpuset/vsrv");
-  put(root + "/cpuset/vsrv/cpuset.cpus", "0-1\n");
-  put(root + "/cpuset/vsrv/cpuset.mems", "0\n");
-  auto m = Manager::resolve_at(h, "", "c1", no_own);
-  ASSERT_TRUE(m);
-  auto steps = m->v1_steps(nullptr);
-  ASSERT_TRUE(steps);
+  cpuset_dir(root, "/vsrv", "0-1\n", "0\n");
+  auto p = plan_c1(h, "");
+  ASSERT_TRUE(p);
+  const auto* steps = &p->steps;
   ASSERT_EQ(steps->writes.size(), 4u);
   EXPECT_EQ(steps->writes[0].file, root + "/cpuset/vsrv/cpuset.cpus");
   EXPECT_EQ(steps->writes[0].dir, root + "/cpuset/vsrv");
@@ -123,20 +139,16 @@ TEST_F(CgroupFakeFs, V1StepsSeedEveryLevelSoAPrefixMadeAgainIsSeeded) {
 // someone set (the prefix's own cpus stay).
 TEST_F(CgroupFakeFs, TheHelperSeedsOnlyWhatItMadeOrFindsEmpty) {
   Hierarchies h = v1_layout(false);
-  mkdir_p(root + "/cpuset/vsrv");
-  put(root + "/cpuset/vsrv/cpuset.cpus", "0-1\n");
-  put(root + "/cpuset/vsrv/cpuset.mems", "\n");  // empty: seeded
-  auto m = Manager::resolve_at(h, "", "c1", no_own);
-  ASSERT_TRUE(m);
-  auto steps = m->v1_steps(nullptr);
-  ASSERT_TRUE(steps);
-  for (auto& w : steps->writes) w.value = "7";  // a value that shows where it was written
+  cpuset_dir(root, "/vsrv", "0-1\n", "\n");  // the mems empty: seeded
+  auto p = plan_c1(h, "");
+  ASSERT_TRUE(p);
+  for (auto& w : p->steps.writes) w.value = "7";  // a value that shows where it was written
   CgroupBeside b;
-  START_OR_SKIP(b, *m, *steps);
+  START_OR_SKIP(b, p->m, p->steps);
   ASSERT_TRUE(b.wait()) << b.wait().error().message();
   EXPECT_EQ(slurp(root + "/cpuset/vsrv/cpuset.cpus"), "0-1\n") << "a value someone set stays";
   EXPECT_EQ(slurp(root + "/cpuset/vsrv/cpuset.mems"), "7") << "an empty one is seeded";
-  (void)m->destroy();
+  (void)p->m.destroy();
 }
 
 // The helper's tests: container c1 resolved at `path` (v1 hierarchies, and a unified one when
