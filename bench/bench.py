@@ -1119,10 +1119,11 @@ def inner(a):
 
 
 def installed_copies(a, workdir):
-    """Every runtime runs from a copy in the work dir, as an install leaves it. A binary the
-    linker has just written sits in the page cache in small pieces, and each start of it then
-    takes more page faults: vsrv's build/cli/vsrv ran 0.15-0.23 ms slower per `run` here than the
-    same bytes copied with cp (interleaved, 300 runs each), while dpkg wrote runc and crun whole.
+    """Every runtime runs from a copy in the work dir, as an install leaves it. vsrv's
+    build/cli/vsrv, as the linker wrote it, ran 0.13-0.23 ms slower per `run` here than the same
+    bytes copied with cp (interleaved, 300 runs each), with the same number of page faults (how
+    the page cache holds a file written in pieces is the likely cause); dpkg wrote runc and crun
+    whole.
     Copied alike, the three start alike. Where the work dir cannot hold programs (a noexec
     mount) the originals run. Returns ({name: path}, the --vsrv-variant specs rewritten)."""
     bins = {"vsrv": a.vsrv, "runc": a.runc, "crun": a.crun}
