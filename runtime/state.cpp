@@ -313,33 +313,19 @@ Result<std::vector<std::string>> list_ids(const std::string& root) {
 
 Result<void> remove_dir(const std::string& root, const std::string& id) {
   std::string dir = state_dir(root, id);
-  if (spare_wanted()) {
-    // Emptied (a listing, whatever is in it) and kept as the spare (see create_dir_locked),
-    // unless there is one already.
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) return {};
-    if (fd >= 0) {
-      sys::unique_fd d(fd);
-      if (empty_dir(fd, dir) && ::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, spare_path(root).c_str(), RENAME_NOREPLACE) == 0)
-        return {};
-    }
-  }
-  // The files vsrv makes there, by name: usually the directory is then empty and goes without
-  // being listed. Anything else (a crashed save's state.json.tmp.PID) is found by listing.
-  // ("lock": the lock file of a container made by a vsrv before 2026-11-30, which locked that.)
-  for (const char* f : {"state.json", "exec.fifo", "exec-caps", "lock"}) ::unlink((dir + "/" + f).c_str());
-  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) {
+  // Emptied by one listing, whatever is in it (state.json, exec.fifo, exec-caps, a crashed save's
+  // state.json.tmp.PID, the `lock` file of a vsrv before 2026-11-30, which locked that), then
+  // kept as the spare (see create_dir_locked) unless there is one already, else removed.
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
     if (errno == ENOENT) return {};
     return errno_error("open '" + dir + "'");
   }
-  while (auto* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    ::unlink((dir + "/" + name).c_str());
-  }
-  ::closedir(d);
+  sys::unique_fd d(fd);
+  VSRV_TRY(empty_dir(fd, dir));
+  d.reset();
+  if (spare_wanted() && ::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, spare_path(root).c_str(), RENAME_NOREPLACE) == 0)
+    return {};
   if (::rmdir(dir.c_str()) < 0 && errno != ENOENT) return errno_error("rmdir '" + dir + "'");
   return {};
 }

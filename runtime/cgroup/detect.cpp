@@ -53,18 +53,15 @@ const char* layout_name(Layout l) {
 }
 
 namespace {
-int root_fd_ = -1;
+int root_fd_ = -2;  // -2: not tried yet (vsrv is single-threaded where it asks)
 }  // namespace
 
 int root_fd() {
-  static const int fd = [] {
-    root_fd_ = ::open(kCgroupRoot, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    return root_fd_;
-  }();
-  return fd;
+  if (root_fd_ == -2) root_fd_ = ::open(kCgroupRoot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  return root_fd_;
 }
 
-int opened_root_fd() { return root_fd_; }
+int opened_root_fd() { return root_fd_ >= 0 ? root_fd_ : -1; }
 
 At at(const std::string& path) {
   constexpr std::string_view root = "/sys/fs/cgroup/";
