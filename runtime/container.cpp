@@ -223,6 +223,15 @@ Result<Created> create(const CreateOptions& o) {
   if (!resolved) return forward(std::move(resolved.error()), "cgroup");
   cgroup::Manager* cg = &rb.cg.emplace(std::move(*resolved));
   st.cgroup = cg->to_json();
+  // st.cgroup is serialized again only when what it records can have changed: the list of
+  // directories this create made (all else is fixed by resolve()).
+  std::vector<std::string> recorded = cg->created();
+  auto record_cgroup = [&] {
+    if (cg->created() == recorded) return false;
+    st.cgroup = cg->to_json();
+    recorded = cg->created();
+    return true;
+  };
   VSRV_TRY(save(o.root, st));
   log::step("create", o.id, "state saved");
   std::optional<oci::Resources> res;
@@ -248,13 +257,13 @@ Result<Created> create(const CreateOptions& o) {
   }
   log::step("create", o.id, "limits written");
   // Saved again only if something changed since the first save: the directories make() found
-  // made already (a concurrent create), or a network lease to record.
-  std::string first_cgroup = std::move(st.cgroup);
-  st.cgroup = cg->to_json();
+  // made already (a concurrent create: only the list of those it made changes), or a network
+  // lease to record.
+  const bool cgroup_changed = record_cgroup();
   VSRV_TRY(net.allocate());
   rb.net = &net;
   st.network = net.to_json();
-  if (st.cgroup != first_cgroup || !st.network.empty()) VSRV_TRY(save(o.root, st));
+  if (cgroup_changed || !st.network.empty()) VSRV_TRY(save(o.root, st));
 
   const bool use_fifo = !o.start_at_once || !spec->hooks.start_container.empty();
   sys::unique_fd fifo_fd;
@@ -307,7 +316,7 @@ Result<Created> create(const CreateOptions& o) {
   // wait for it itself (it shares our memory), after the mounts that need no cgroup.
   auto helper_done = [&]() -> Result<void> {
     auto r = beside.wait();
-    st.cgroup = cg->to_json();
+    record_cgroup();
     if (!r) return forward(std::move(r.error()), "cgroup");
     return {};
   };
@@ -388,6 +397,7 @@ Result<Created> create(const CreateOptions& o) {
   out.pidfd = std::move(sp->pidfd);
   out.spec = std::make_shared<const oci::Spec>(std::move(*spec));
   out.fifo = use_fifo;
+  out.cgroup = std::move(rb.cg);  // the manager itself: `run` removes through it, no from_json
   return out;
 }
 
@@ -420,8 +430,8 @@ Result<void> start_loaded(const std::string& root, State& st, const oci::Spec& s
   }
   st.status = Status::Running;
   VSRV_TRY(save(root, st));
-  if (auto r = run_hooks(spec.hooks.poststart, "poststart", oci_state_json(st)); !r)
-    log::warn(r.error().message());
+  if (!spec.hooks.poststart.empty())
+    if (auto r = run_hooks(spec.hooks.poststart, "poststart", oci_state_json(st)); !r) log::warn(r.error().message());
   return {};
 }
 
@@ -466,10 +476,10 @@ Result<void> remove(const std::string& root, const std::string& id, bool force) 
   return remove_loaded(root, *st, spec ? &*spec : nullptr, force);
 }
 
-Result<void> remove_loaded(const std::string& root, const State& st, const oci::Spec* spec, bool force) {
+Result<void> remove_loaded(const std::string& root, const State& st, const oci::Spec* spec, bool force,
+                          std::optional<cgroup::Manager> cg) {
   const std::string& id = st.id;
-  std::optional<cgroup::Manager> cg;
-  if (!st.cgroup.empty()) {
+  if (!cg && !st.cgroup.empty()) {
     auto m = cgroup::Manager::from_json(st.cgroup);
     if (m) cg = std::move(*m);
   }

@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/oci_spec.h"
+#include "runtime/cgroup/manager.h"
 #include "runtime/state.h"
 #include "runtime/sys/error.h"
 #include "runtime/sys/fd.h"
@@ -49,6 +51,7 @@ struct Created {
   sys::unique_fd console;      // pty master when foreground and process.terminal
   std::shared_ptr<const oci::Spec> spec;  // the parsed config, so `run` need not parse it again
   bool fifo = true;            // the init waits on exec.fifo for start (false: start_at_once)
+  std::optional<cgroup::Manager> cgroup;  // the container's cgroup, as state.json records it
 };
 
 Result<Created> create(const CreateOptions& o);
@@ -59,7 +62,9 @@ Result<void> start(const std::string& root, const std::string& id);
 // `fifo` false: the init does not wait on exec.fifo (created with start_at_once).
 Result<void> start_loaded(const std::string& root, State& st, const oci::Spec& spec,
                           sys::borrowed_fd init = sys::borrowed_fd(-1), bool fifo = true);
-Result<void> remove_loaded(const std::string& root, const State& st, const oci::Spec* spec, bool force);
+// `cg`: the container's cgroup manager when the caller holds it (else read from st.cgroup).
+Result<void> remove_loaded(const std::string& root, const State& st, const oci::Spec* spec, bool force,
+                          std::optional<cgroup::Manager> cg = std::nullopt);
 // Foreground run: create, start, wait; returns the exit status (128+signal when killed).
 Result<int> run(const CreateOptions& o, bool detach, bool keep);
 Result<void> kill(const std::string& root, const std::string& id, int sig, bool all);

@@ -218,7 +218,7 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
   if (auto r = behind.wait(); !r) log::warn("run '" + o.id + "': could not record the running state: " + r.error().message());
   if (!keep) {
     c->state.status = Status::Stopped;  // the init has been reaped: nothing to kill, only to remove
-    if (auto r = under_lock([&] { return remove_loaded(o.root, c->state, c->spec.get(), true); }); !r)
+    if (auto r = under_lock([&] { return remove_loaded(o.root, c->state, c->spec.get(), true, std::move(c->cgroup)); }); !r)
       log::warn(r.error().message());
     log::step("run", o.id, "removed");
   }
