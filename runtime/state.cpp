@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/cgroup/manager.h"
+#include "runtime/json_text.h"
 #include "runtime/sys/syscalls.h"
 
 namespace vsrv::runtime {
@@ -196,20 +197,41 @@ bool has_exec_caps(const std::string& root, const std::string& id) {
 std::string state_file_path(const std::string& root, const std::string& id) { return state_dir(root, id) + "/state.json"; }
 
 std::string state_file_text(const State& s) {
-  json j = {{"id", s.id},
-            {"status", status_name(s.status)},
-            {"pid", s.pid},
-            {"start_time", s.start_time},
-            {"bundle", s.bundle},
-            {"rootfs", s.rootfs},
-            {"created", s.created},
-            {"owner", s.owner},
-            {"annotations", s.annotations},
-            {"cgroup", s.cgroup},
-            {"network", s.network},
-            {"config", s.config_json},
-            {"systemd_cgroup", s.systemd_cgroup}};
-  return j.dump();
+  // The keys in nlohmann's (sorted) order, so the file is what json::dump() wrote before
+  // (runtime/json_text.h says why not through it; state_test.cpp compares the two).
+  namespace jt = json_text;
+  std::string out;
+  out.reserve(s.config_json.size() + s.cgroup.size() + 512);
+  bool first = true;
+  out += '{';
+  jt::append_key(out, "annotations", first);
+  jt::append_object(out, s.annotations);
+  jt::append_key(out, "bundle", first);
+  jt::append_string(out, s.bundle);
+  jt::append_key(out, "cgroup", first);
+  jt::append_string(out, s.cgroup);
+  jt::append_key(out, "config", first);
+  jt::append_string(out, s.config_json);
+  jt::append_key(out, "created", first);
+  jt::append_string(out, s.created);
+  jt::append_key(out, "id", first);
+  jt::append_string(out, s.id);
+  jt::append_key(out, "network", first);
+  jt::append_string(out, s.network);
+  jt::append_key(out, "owner", first);
+  jt::append_string(out, s.owner);
+  jt::append_key(out, "pid", first);
+  jt::append_int(out, s.pid);
+  jt::append_key(out, "rootfs", first);
+  jt::append_string(out, s.rootfs);
+  jt::append_key(out, "start_time", first);
+  jt::append_uint(out, s.start_time);
+  jt::append_key(out, "status", first);
+  jt::append_string(out, status_name(s.status));
+  jt::append_key(out, "systemd_cgroup", first);
+  out += s.systemd_cgroup ? "true" : "false";
+  out += '}';
+  return out;
 }
 
 Result<void> save(const std::string& root, const State& s) {

@@ -19,6 +19,7 @@
 #include "runtime/cgroup/hierarchy.h"
 #include "runtime/cgroup/manager.h"
 #include "runtime/cgroup/resources.h"
+#include "runtime/json_text.h"
 #include "runtime/sys/syscalls.h"
 
 namespace vsrv::cgroup {
@@ -336,9 +337,26 @@ Result<void> Manager::enable_v2_controllers(const std::set<std::string>& wanted)
 }
 
 std::string Manager::to_json() const {
-  nlohmann::json j = {{"layout", layout_key(layout_)}, {"paths", paths_},     {"created", created_},
-                      {"path", cgroup_path_},           {"v2_root", v2_root_}, {"v2_controllers", v2_controllers_}};
-  return j.dump();
+  // What nlohmann's dump() of these six keys writes (sorted keys), without its serializer
+  // (runtime/json_text.h; cgroup_paths_test.cpp compares the two).
+  namespace jt = runtime::json_text;
+  std::string out;
+  bool first = true;
+  out += '{';
+  jt::append_key(out, "created", first);
+  jt::append_strings(out, created_);
+  jt::append_key(out, "layout", first);
+  jt::append_string(out, layout_key(layout_));
+  jt::append_key(out, "path", first);
+  jt::append_string(out, cgroup_path_);
+  jt::append_key(out, "paths", first);
+  jt::append_object(out, paths_);
+  jt::append_key(out, "v2_controllers", first);
+  jt::append_strings(out, v2_controllers_);
+  jt::append_key(out, "v2_root", first);
+  jt::append_string(out, v2_root_);
+  out += '}';
+  return out;
 }
 
 Result<Manager> Manager::from_json(const std::string& saved) {
