@@ -20,23 +20,45 @@ namespace {
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
-std::string member(const std::string& base, std::string_view key) {
-  return base.empty() ? std::string(key) : base + "." + std::string(key);
-}
-std::string element(const std::string& base, std::size_t i) { return base + "[" + std::to_string(i) + "]"; }
+// A JSON path ("linux.resources.devices[2].access"), rendered only when an error names it: the
+// reader passes one down to every field it reads, and building each as a string cost about as
+// much as the rest of the conversion (an allocation per field, ~100 per config). Each level
+// points at its parent, which outlives it (a caller's argument or local).
+class Path {
+ public:
+  explicit Path(std::string_view root = {}) : key_(root) {}
+  Path(const Path& parent, std::string_view key) : parent_(&parent), key_(key) {}
+  Path(const Path& parent, std::size_t index) : parent_(&parent), index_(index), is_index_(true) {}
+  std::string str() const {
+    if (!parent_) return std::string(key_);
+    std::string s = parent_->str();
+    if (is_index_) return s + "[" + std::to_string(index_) + "]";
+    return s.empty() ? std::string(key_) : s + "." + std::string(key_);
+  }
+  friend std::string operator+(const Path& p, const char* s) { return p.str() + s; }
 
-tl::unexpected<Error> type_error(const std::string& path, std::string_view expected, const json& got) {
+ private:
+  const Path* parent_ = nullptr;
+  std::string_view key_;
+  std::size_t index_ = 0;
+  bool is_index_ = false;
+};
+
+Path member(const Path& base, std::string_view key) { return Path(base, key); }
+Path element(const Path& base, std::size_t i) { return Path(base, i); }
+
+tl::unexpected<Error> type_error(const Path& path, std::string_view expected, const json& got) {
   return fail(path + ": expected " + std::string(expected) + ", got " + got.type_name());
 }
 
 // ---- scalars ----
-Result<void> get(const json& j, const std::string& path, std::string& out) {
+Result<void> get(const json& j, const Path& path, std::string& out) {
   if (!j.is_string()) return type_error(path, "string", j);
   out = j.get_ref<const std::string&>();
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, bool& out) {
+Result<void> get(const json& j, const Path& path, bool& out) {
   if (!j.is_boolean()) return type_error(path, "boolean", j);
   out = j.get<bool>();
   return {};
@@ -44,7 +66,7 @@ Result<void> get(const json& j, const std::string& path, bool& out) {
 
 template <class T>
   requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-Result<void> get(const json& j, const std::string& path, T& out) {
+Result<void> get(const json& j, const Path& path, T& out) {
   using L = std::numeric_limits<T>;
   if (j.is_number_unsigned()) {
     auto v = j.get<std::uint64_t>();
@@ -72,40 +94,40 @@ Result<void> get(const json& j, const std::string& path, T& out) {
 }
 
 // ---- structs (forward declared so the container templates below can find them) ----
-Result<void> get(const json&, const std::string&, ConsoleSize&);
-Result<void> get(const json&, const std::string&, User&);
-Result<void> get(const json&, const std::string&, Capabilities&);
-Result<void> get(const json&, const std::string&, Rlimit&);
-Result<void> get(const json&, const std::string&, Process&);
-Result<void> get(const json&, const std::string&, Root&);
-Result<void> get(const json&, const std::string&, Mount&);
-Result<void> get(const json&, const std::string&, Hook&);
-Result<void> get(const json&, const std::string&, Hooks&);
-Result<void> get(const json&, const std::string&, IdMapping&);
-Result<void> get(const json&, const std::string&, Namespace&);
-Result<void> get(const json&, const std::string&, Device&);
-Result<void> get(const json&, const std::string&, DeviceRule&);
-Result<void> get(const json&, const std::string&, Memory&);
-Result<void> get(const json&, const std::string&, Cpu&);
-Result<void> get(const json&, const std::string&, Pids&);
-Result<void> get(const json&, const std::string&, WeightDevice&);
-Result<void> get(const json&, const std::string&, ThrottleDevice&);
-Result<void> get(const json&, const std::string&, BlockIO&);
-Result<void> get(const json&, const std::string&, HugepageLimit&);
-Result<void> get(const json&, const std::string&, NetPriority&);
-Result<void> get(const json&, const std::string&, Network&);
-Result<void> get(const json&, const std::string&, Rdma&);
-Result<void> get(const json&, const std::string&, Resources&);
-Result<void> get(const json&, const std::string&, SeccompArg&);
-Result<void> get(const json&, const std::string&, SeccompSyscall&);
-Result<void> get(const json&, const std::string&, Seccomp&);
-Result<void> get(const json&, const std::string&, Personality&);
-Result<void> get(const json&, const std::string&, TimeOffset&);
-Result<void> get(const json&, const std::string&, Linux&);
+Result<void> get(const json&, const Path&, ConsoleSize&);
+Result<void> get(const json&, const Path&, User&);
+Result<void> get(const json&, const Path&, Capabilities&);
+Result<void> get(const json&, const Path&, Rlimit&);
+Result<void> get(const json&, const Path&, Process&);
+Result<void> get(const json&, const Path&, Root&);
+Result<void> get(const json&, const Path&, Mount&);
+Result<void> get(const json&, const Path&, Hook&);
+Result<void> get(const json&, const Path&, Hooks&);
+Result<void> get(const json&, const Path&, IdMapping&);
+Result<void> get(const json&, const Path&, Namespace&);
+Result<void> get(const json&, const Path&, Device&);
+Result<void> get(const json&, const Path&, DeviceRule&);
+Result<void> get(const json&, const Path&, Memory&);
+Result<void> get(const json&, const Path&, Cpu&);
+Result<void> get(const json&, const Path&, Pids&);
+Result<void> get(const json&, const Path&, WeightDevice&);
+Result<void> get(const json&, const Path&, ThrottleDevice&);
+Result<void> get(const json&, const Path&, BlockIO&);
+Result<void> get(const json&, const Path&, HugepageLimit&);
+Result<void> get(const json&, const Path&, NetPriority&);
+Result<void> get(const json&, const Path&, Network&);
+Result<void> get(const json&, const Path&, Rdma&);
+Result<void> get(const json&, const Path&, Resources&);
+Result<void> get(const json&, const Path&, SeccompArg&);
+Result<void> get(const json&, const Path&, SeccompSyscall&);
+Result<void> get(const json&, const Path&, Seccomp&);
+Result<void> get(const json&, const Path&, Personality&);
+Result<void> get(const json&, const Path&, TimeOffset&);
+Result<void> get(const json&, const Path&, Linux&);
 
 // ---- containers ----
 template <class T>
-Result<void> get(const json& j, const std::string& path, std::vector<T>& out) {
+Result<void> get(const json& j, const Path& path, std::vector<T>& out) {
   if (!j.is_array()) return type_error(path, "array", j);
   out.clear();
   out.reserve(j.size());
@@ -118,7 +140,7 @@ Result<void> get(const json& j, const std::string& path, std::vector<T>& out) {
 }
 
 template <class T>
-Result<void> get(const json& j, const std::string& path, std::map<std::string, T>& out) {
+Result<void> get(const json& j, const Path& path, std::map<std::string, T>& out) {
   if (!j.is_object()) return type_error(path, "object", j);
   out.clear();
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -130,7 +152,7 @@ Result<void> get(const json& j, const std::string& path, std::map<std::string, T
 }
 
 template <class T>
-Result<void> get(const json& j, const std::string& path, std::optional<T>& out) {
+Result<void> get(const json& j, const Path& path, std::optional<T>& out) {
   T v{};
   VSRV_TRY(get(j, path, v));
   out = std::move(v);
@@ -140,7 +162,7 @@ Result<void> get(const json& j, const std::string& path, std::optional<T>& out) 
 // Every struct is a JSON object; this checks that and gives the object to a field reader.
 struct Obj {
   const json& j;
-  const std::string& path;
+  const Path& path;
 
   // Reads j[key] into out when present and not null; leaves `out` alone otherwise.
   template <class T>
@@ -151,7 +173,7 @@ struct Obj {
   }
 };
 
-Result<Obj> object(const json& j, const std::string& path) {
+Result<Obj> object(const json& j, const Path& path) {
   if (!j.is_object()) return type_error(path, "object", j);
   return Obj{j, path};
 }
@@ -161,14 +183,14 @@ Result<Obj> object(const json& j, const std::string& path) {
   if (!name##_r) return forward(std::move(name##_r).error()); \
   const Obj& name = *name##_r
 
-Result<void> get(const json& j, const std::string& path, ConsoleSize& out) {
+Result<void> get(const json& j, const Path& path, ConsoleSize& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("height", out.height));
   VSRV_TRY(f("width", out.width));
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, User& out) {
+Result<void> get(const json& j, const Path& path, User& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("uid", out.uid));
   VSRV_TRY(f("gid", out.gid));
@@ -178,7 +200,7 @@ Result<void> get(const json& j, const std::string& path, User& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Capabilities& out) {
+Result<void> get(const json& j, const Path& path, Capabilities& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("bounding", out.bounding));
   VSRV_TRY(f("effective", out.effective));
@@ -188,7 +210,7 @@ Result<void> get(const json& j, const std::string& path, Capabilities& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Rlimit& out) {
+Result<void> get(const json& j, const Path& path, Rlimit& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("type", out.type));
   VSRV_TRY(f("hard", out.hard));
@@ -196,7 +218,7 @@ Result<void> get(const json& j, const std::string& path, Rlimit& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Process& out) {
+Result<void> get(const json& j, const Path& path, Process& out) {
   VSRV_OBJ(f);
   out.cwd.clear();  // required by the spec: absent stays empty so validate() can say so
   VSRV_TRY(f("terminal", out.terminal));
@@ -214,14 +236,14 @@ Result<void> get(const json& j, const std::string& path, Process& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Root& out) {
+Result<void> get(const json& j, const Path& path, Root& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("path", out.path));
   VSRV_TRY(f("readonly", out.readonly));
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Mount& out) {
+Result<void> get(const json& j, const Path& path, Mount& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("destination", out.destination));
   VSRV_TRY(f("type", out.type));
@@ -230,7 +252,7 @@ Result<void> get(const json& j, const std::string& path, Mount& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Hook& out) {
+Result<void> get(const json& j, const Path& path, Hook& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("path", out.path));
   VSRV_TRY(f("args", out.args));
@@ -239,7 +261,7 @@ Result<void> get(const json& j, const std::string& path, Hook& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Hooks& out) {
+Result<void> get(const json& j, const Path& path, Hooks& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("prestart", out.prestart));
   VSRV_TRY(f("createRuntime", out.create_runtime));
@@ -250,7 +272,7 @@ Result<void> get(const json& j, const std::string& path, Hooks& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, IdMapping& out) {
+Result<void> get(const json& j, const Path& path, IdMapping& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("containerID", out.container_id));
   VSRV_TRY(f("hostID", out.host_id));
@@ -260,7 +282,7 @@ Result<void> get(const json& j, const std::string& path, IdMapping& out) {
 
 constexpr std::string_view kNamespaceTypes[] = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"};
 
-Result<void> get(const json& j, const std::string& path, Namespace& out) {
+Result<void> get(const json& j, const Path& path, Namespace& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("type", out.type));
   VSRV_TRY(f("path", out.path));
@@ -270,7 +292,7 @@ Result<void> get(const json& j, const std::string& path, Namespace& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Device& out) {
+Result<void> get(const json& j, const Path& path, Device& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("type", out.type));
   VSRV_TRY(f("path", out.path));
@@ -282,7 +304,7 @@ Result<void> get(const json& j, const std::string& path, Device& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, DeviceRule& out) {
+Result<void> get(const json& j, const Path& path, DeviceRule& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("allow", out.allow));
   VSRV_TRY(f("type", out.type));
@@ -292,7 +314,7 @@ Result<void> get(const json& j, const std::string& path, DeviceRule& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Memory& out) {
+Result<void> get(const json& j, const Path& path, Memory& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("limit", out.limit));
   VSRV_TRY(f("reservation", out.reservation));
@@ -306,7 +328,7 @@ Result<void> get(const json& j, const std::string& path, Memory& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Cpu& out) {
+Result<void> get(const json& j, const Path& path, Cpu& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("shares", out.shares));
   VSRV_TRY(f("quota", out.quota));
@@ -320,13 +342,13 @@ Result<void> get(const json& j, const std::string& path, Cpu& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Pids& out) {
+Result<void> get(const json& j, const Path& path, Pids& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("limit", out.limit));
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, WeightDevice& out) {
+Result<void> get(const json& j, const Path& path, WeightDevice& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("major", out.major));
   VSRV_TRY(f("minor", out.minor));
@@ -335,7 +357,7 @@ Result<void> get(const json& j, const std::string& path, WeightDevice& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, ThrottleDevice& out) {
+Result<void> get(const json& j, const Path& path, ThrottleDevice& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("major", out.major));
   VSRV_TRY(f("minor", out.minor));
@@ -343,7 +365,7 @@ Result<void> get(const json& j, const std::string& path, ThrottleDevice& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, BlockIO& out) {
+Result<void> get(const json& j, const Path& path, BlockIO& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("weight", out.weight));
   VSRV_TRY(f("leafWeight", out.leaf_weight));
@@ -355,35 +377,35 @@ Result<void> get(const json& j, const std::string& path, BlockIO& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, HugepageLimit& out) {
+Result<void> get(const json& j, const Path& path, HugepageLimit& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("pageSize", out.page_size));
   VSRV_TRY(f("limit", out.limit));
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, NetPriority& out) {
+Result<void> get(const json& j, const Path& path, NetPriority& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("name", out.name));
   VSRV_TRY(f("priority", out.priority));
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Network& out) {
+Result<void> get(const json& j, const Path& path, Network& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("classID", out.class_id));
   VSRV_TRY(f("priorities", out.priorities));
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Rdma& out) {
+Result<void> get(const json& j, const Path& path, Rdma& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("hcaHandles", out.hca_handles));
   VSRV_TRY(f("hcaObjects", out.hca_objects));
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Resources& out) {
+Result<void> get(const json& j, const Path& path, Resources& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("devices", out.devices));
   VSRV_TRY(f("memory", out.memory));
@@ -397,7 +419,7 @@ Result<void> get(const json& j, const std::string& path, Resources& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, SeccompArg& out) {
+Result<void> get(const json& j, const Path& path, SeccompArg& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("index", out.index));
   VSRV_TRY(f("value", out.value));
@@ -406,7 +428,7 @@ Result<void> get(const json& j, const std::string& path, SeccompArg& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, SeccompSyscall& out) {
+Result<void> get(const json& j, const Path& path, SeccompSyscall& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("names", out.names));
   VSRV_TRY(f("action", out.action));
@@ -415,7 +437,7 @@ Result<void> get(const json& j, const std::string& path, SeccompSyscall& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Seccomp& out) {
+Result<void> get(const json& j, const Path& path, Seccomp& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("defaultAction", out.default_action));
   VSRV_TRY(f("defaultErrnoRet", out.default_errno_ret));
@@ -427,21 +449,21 @@ Result<void> get(const json& j, const std::string& path, Seccomp& out) {
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Personality& out) {
+Result<void> get(const json& j, const Path& path, Personality& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("domain", out.domain));
   VSRV_TRY(f("flags", out.flags));
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, TimeOffset& out) {
+Result<void> get(const json& j, const Path& path, TimeOffset& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("secs", out.secs));
   VSRV_TRY(f("nanosecs", out.nanosecs));
   return {};
 }
 
-Result<void> get(const json& j, const std::string& path, Linux& out) {
+Result<void> get(const json& j, const Path& path, Linux& out) {
   VSRV_OBJ(f);
   VSRV_TRY(f("namespaces", out.namespaces));
   VSRV_TRY(f("uidMappings", out.uid_mappings));
@@ -461,7 +483,7 @@ Result<void> get(const json& j, const std::string& path, Linux& out) {
 }
 
 Result<void> get_spec(const json& j, Spec& out) {
-  static const std::string root_path;
+  static const Path root_path;
   if (!j.is_object()) return fail("expected a JSON object at the top level, got " + std::string(j.type_name()));
   Obj f{j, root_path};
   VSRV_TRY(f("ociVersion", out.oci_version));
@@ -798,7 +820,7 @@ Result<Resources> parse_resources(std::string_view json_text, const std::string&
   if (j.is_discarded()) return fail(path + ": " + syntax_error(json_text));
   Resources r;
   try {
-    VSRV_TRY(get(j, path, r));
+    VSRV_TRY(get(j, Path(path), r));
   } catch (const json::exception& e) {
     return fail(std::string("internal error reading resources: ") + e.what());
   }
