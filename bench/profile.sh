@@ -92,3 +92,20 @@ if command -v hyperfine >/dev/null; then
     -n "unshare -m -u -i -n -p -C -f true (+cgroup ns)" "unshare -m -u -i -n -p -C -f /bin/true" 2>&1 |
     grep -E "^Benchmark|Time \(mean" || true
 fi
+
+# vsrv's own user-space CPU, by function (inclusive): what the process start (glibc's CPU probing),
+# the CLI, the config parse and the state and cgroup records cost per run (bench/user_time.py).
+if command -v perf >/dev/null; then
+  n=$(( runs < 100 ? runs : 100 )); hz=20000
+  echo
+  echo "== user-space CPU of vsrv run by function ($n runs, perf cpu-clock:u at $hz Hz, dwarf stacks)"
+  if perf record -q -e cpu-clock:u -F "$hz" -a --call-graph dwarf,65528 -o "$w/user.data" -- \
+      sh -c "for i in \$(seq $n); do '$vsrv' --root '$w/state-vsrv' run -b '$bv' prof-vsrv; done" >/dev/null 2>&1; then
+    perf script -i "$w/user.data" --comm vsrv -F comm,tid,ip,sym 2>/dev/null |
+      python3 "$here/user_time.py" --runs "$n" --hz "$hz" --top 30 || true
+  else
+    echo "   (perf record failed: $(perf record -q -o /dev/null -- true 2>&1 | head -1))"
+  fi
+else
+  echo "== user-space CPU by function: skipped (no perf: apt-get install linux-perf)"
+fi
