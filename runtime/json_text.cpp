@@ -21,38 +21,42 @@ constexpr unsigned char kClass[256] = {
 
 void append_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Written through a pointer into room for the worst case (6 bytes for each: \u00XX), then
+  // cut to size: the config text has a quote every few bytes, and an append per escape cost
+  // more than the rest of the state file together.
   const std::size_t start = out.size();
-  out.reserve(start + s.size() + 2);
-  out += '"';
-  const char* p = s.data();
-  const char* end = p + s.size();
-  const char* run = p;  // start of the bytes not yet copied
-  for (; p != end; ++p) {
-    unsigned char c = static_cast<unsigned char>(*p);
-    if (kClass[c] == 0) continue;
+  out.resize(start + 6 * s.size() + 2);
+  char* o = out.data() + start;
+  *o++ = '"';
+  for (unsigned char c : s) {
+    if (kClass[c] == 0) {
+      *o++ = static_cast<char>(c);
+      continue;
+    }
     if (kClass[c] == 2) {  // UTF-8: checked (and written) by nlohmann
       out.resize(start);
       out += nlohmann::json(std::string(s)).dump();
       return;
     }
-    out.append(run, p);
-    run = p + 1;
+    *o++ = '\\';
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"': *o++ = '"'; break;
+      case '\\': *o++ = '\\'; break;
+      case '\b': *o++ = 'b'; break;
+      case '\f': *o++ = 'f'; break;
+      case '\n': *o++ = 'n'; break;
+      case '\r': *o++ = 'r'; break;
+      case '\t': *o++ = 't'; break;
       default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xf];
+        *o++ = 'u';
+        *o++ = '0';
+        *o++ = '0';
+        *o++ = kHex[c >> 4];
+        *o++ = kHex[c & 0xf];
     }
   }
-  out.append(run, end);
-  out += '"';
+  *o++ = '"';
+  out.resize(static_cast<std::size_t>(o - out.data()));
 }
 
 void append_uint(std::string& out, std::uint64_t v) {
