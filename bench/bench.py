@@ -23,7 +23,7 @@ Rows (ids are stable; tests/integration/test_bench.py checks them):
   1   run /bin/true, sequential                                   ms
   1h  run /bin/true, vsrv on the host's hybrid cgroups             ms (vsrv column only)
   1vN, 4vN  rows 1 and 4 for each --vsrv-variant (another binary and/or environment)
-  1x  hyperfine cross-check of row 1 (not interleaved)             ms
+  1x  row 1 back to back through hyperfine, in rounds (each runtime after its own run)   ms
   2   create + start + delete, three commands (sum; the wait for the exit is not counted)   ms
   3   100 containers (`run` /bin/true), 8 in flight: wall time     s
   4   exec /bin/true into a running (sleep) container              ms
@@ -65,7 +65,7 @@ APPLETS = ("sh true false sleep cat echo ls").split()
 ROW_TITLES = {
     "1": "run /bin/true, sequential [ms]",
     "1h": "run /bin/true, vsrv on host hybrid cgroups [ms]",
-    "1x": "run /bin/true, hyperfine -N (not interleaved) [ms]",
+    "1x": "run /bin/true, hyperfine -N, back to back [ms]",
     "2": "create+start+delete, 3 commands [ms]",
     "3": "{n} x run /bin/true, 8 in flight, wall [s]",
     "4": "exec /bin/true into sleep container [ms]",
@@ -477,30 +477,46 @@ class Bench:
             self.set_row("1x", "n/a (hyperfine not installed)")
             return
         cells = {}
-        out = os.path.join(self.a.workdir, "hyperfine.json")
-        cmds, cids = [], []
+        cmds, cids = {}, []
         for rt in self.rts:
             cid = f"{rt.name}-hf-{os.getpid()}"
             bundle = self.b.make(rt, cid)
             cids.append((rt, cid))
-            cmds.append(" ".join(rt.cmd("run", "-b", bundle, cid)))
+            cmds[rt.name] = " ".join(rt.cmd("run", "-b", bundle, cid))
         # As many runs as row 1: with a third of them, crun's back-to-back median moved by 20%
-        # between full runs of one day (docs/performance.md), and the ratio with it.
+        # between full runs of one day (docs/performance.md), and the ratio with it. In rounds:
+        # each round runs every runtime back to back (its own warm-up first, so each measured run
+        # follows one of its own), the order turning from round to round, so that a disturbance
+        # of the machine lasting a fraction of a second (seen here: a 50-run stretch 20% slower)
+        # falls on all runtimes alike instead of on whichever block it met.
         runs = max(3, self.a.runs)
-        p = subprocess.run([hf, "-N", "--style", "none", "--warmup", str(self.a.warmup), "--runs", str(runs),
-                            "--export-json", out] + cmds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True, timeout=600)
+        rounds = 5 if runs >= 50 else 1
+        per_round = -(-runs // rounds)
+        times = {rt.name: [] for rt in self.rts}
+        failed = None
+        for k in range(rounds):
+            order = self.rts[k % len(self.rts):] + self.rts[:k % len(self.rts)]
+            out = os.path.join(self.a.workdir, f"hyperfine-{k}.json")
+            p = subprocess.run([hf, "-N", "--style", "none", "--warmup", str(max(1, self.a.warmup)), "--runs",
+                                str(per_round), "--export-json", out] + [cmds[rt.name] for rt in order],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, timeout=600)
+            if p.returncode != 0:
+                failed = p.stderr.strip().splitlines()[-1:]
+                break
+            with open(out) as f:
+                for rt, r in zip(order, json.load(f)["results"]):
+                    times[rt.name] += [x * 1e3 for x in r["times"]]
         for rt, cid in cids:
             self.cleanup(rt, cid)
-        if p.returncode != 0:
-            self.set_row("1x", f"n/a (hyperfine failed: {p.stderr.strip().splitlines()[-1:]})")
+        if failed is not None:
+            self.set_row("1x", f"n/a (hyperfine failed: {failed})")
             return
-        with open(out) as f:
-            res = json.load(f)["results"]
-        for rt, r in zip(self.rts, res):
-            ts = [x * 1e3 for x in r["times"]]
-            cells[rt.name] = summary(ts)
-        self.set_row("1x", cells, note=f"hyperfine {runs} runs per runtime, one runtime after the other")
+        for rt in self.rts:
+            cells[rt.name] = summary(times[rt.name])
+        runs = per_round * rounds
+        self.set_row("1x", cells, note=(f"hyperfine {runs} runs per runtime, back to back: {rounds} rounds of "
+                                        f"{per_round} per runtime, the runtimes' order turning each round"))
 
     # -- row 2 ------------------------------------------------------------------------------------
     def row_lifecycle(self):
