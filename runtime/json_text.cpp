@@ -1,6 +1,8 @@
 // runtime/json_text.cpp: see json_text.h.
 #include "runtime/json_text.h"
 
+#include <charconv>
+
 #include <nlohmann/json.hpp>
 
 namespace vsrv::runtime::json_text {
@@ -17,6 +19,13 @@ constexpr unsigned char kClass[256] = {
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 };
+
+template <typename T>
+void append_number(std::string& out, T v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);  // what nlohmann writes for an integer
+  out.append(buf, r.ptr);
+}
 }  // namespace
 
 void append_string(std::string& out, std::string_view s) {
@@ -59,21 +68,8 @@ void append_string(std::string& out, std::string_view s) {
   out.resize(static_cast<std::size_t>(o - out.data()));
 }
 
-void append_uint(std::string& out, std::uint64_t v) {
-  char d[20];
-  int n = 0;
-  do d[n++] = static_cast<char>('0' + v % 10); while ((v /= 10) > 0);
-  while (n) out += d[--n];
-}
-
-void append_int(std::string& out, std::int64_t v) {
-  if (v < 0) {
-    out += '-';
-    append_uint(out, 0 - static_cast<std::uint64_t>(v));
-  } else {
-    append_uint(out, static_cast<std::uint64_t>(v));
-  }
-}
+void append_uint(std::string& out, std::uint64_t v) { append_number(out, v); }
+void append_int(std::string& out, std::int64_t v) { append_number(out, v); }
 
 namespace {
 template <typename C>
@@ -95,11 +91,13 @@ void append_strings(std::string& out, const std::set<std::string>& v) { strings(
 void append_object(std::string& out, const std::map<std::string, std::string>& m) {
   out += '{';
   bool first = true;
-  for (const auto& [k, v] : m) {
-    append_key(out, k, first);
-    append_string(out, v);
-  }
+  for (const auto& [k, v] : m) append_member(out, k, v, first);
   out += '}';
+}
+
+void append_member(std::string& out, std::string_view key, std::string_view value, bool& first) {
+  append_key(out, key, first);
+  append_string(out, value);
 }
 
 void append_key(std::string& out, std::string_view key, bool& first) {

@@ -2,7 +2,7 @@
 // start (state.json, the cgroup record inside it), byte for byte what nlohmann::json::dump()
 // writes for the same values, without its serializer. Why: the serializer is cold code in a
 // process that lives a few milliseconds, and it checks every byte of the largest string (the
-// config text, ~2 KiB) as UTF-8: ~0.05 ms a run here (docs/performance.md). Strings that are
+// config text, ~2 KiB) as UTF-8 (docs/performance.md has the profile). Strings that are
 // all ASCII (the usual case) are escaped here; any other goes through nlohmann as before, so its
 // UTF-8 checking (and its error on invalid UTF-8) stay exactly as they were.
 #pragma once
@@ -27,5 +27,7 @@ void append_object(std::string& out, const std::map<std::string, std::string>& m
 
 // "key": appended with its comma (none before the first key: `first` turns false).
 void append_key(std::string& out, std::string_view key, bool& first);
+// "key":"value", the same way.
+void append_member(std::string& out, std::string_view key, std::string_view value, bool& first);
 
 }  // namespace vsrv::runtime::json_text

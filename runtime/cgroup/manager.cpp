@@ -338,23 +338,20 @@ Result<void> Manager::enable_v2_controllers(const std::set<std::string>& wanted)
 
 std::string Manager::to_json() const {
   // What nlohmann's dump() of these six keys writes (sorted keys), without its serializer
-  // (runtime/json_text.h; cgroup_paths_test.cpp compares the two).
+  // (runtime/json_text.h; json_text_test.cpp compares the two).
   namespace jt = runtime::json_text;
   std::string out;
   bool first = true;
   out += '{';
   jt::append_key(out, "created", first);
   jt::append_strings(out, created_);
-  jt::append_key(out, "layout", first);
-  jt::append_string(out, layout_key(layout_));
-  jt::append_key(out, "path", first);
-  jt::append_string(out, cgroup_path_);
+  jt::append_member(out, "layout", layout_key(layout_), first);
+  jt::append_member(out, "path", cgroup_path_, first);
   jt::append_key(out, "paths", first);
   jt::append_object(out, paths_);
   jt::append_key(out, "v2_controllers", first);
   jt::append_strings(out, v2_controllers_);
-  jt::append_key(out, "v2_root", first);
-  jt::append_string(out, v2_root_);
+  jt::append_member(out, "v2_root", v2_root_, first);
   out += '}';
   return out;
 }
