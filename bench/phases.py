@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/phases.py: where the time of one `vsrv run /bin/true` goes, step by step, on this host.
 
-    sudo python3 bench/phases.py [--vsrv PATH] [--runs N] [--busybox PATH]
+    sudo python3 bench/phases.py [--vsrv PATH]... [--runs N] [--busybox PATH]
 
 Runs `vsrv --debug --log FILE run` N times (default 200) on the host's own cgroup layout and
 reads the steps create and run log with nanosecond timestamps (log::step in runtime/sys/log.h):
@@ -18,6 +18,11 @@ reads the steps create and run log with nanosecond timestamps (log::step in runt
 and prints the median, min and max of each step's duration, plus the time from the process's
 exec to the first step (start-up and config) and the wall time of the whole command. Standard
 library only; needs root, busybox (static) for the rootfs, and a vsrv binary.
+
+With --vsrv given more than once, the binaries take turns run by run (the order reversed every
+round) and each gets a column, the first being the base of a last column of differences of
+medians: two builds compared step by step within one run, since runs of it one after the other
+drift by more than most changes (bench/README.md). Give fresh copies of each build.
 """
 import argparse
 import json
@@ -42,11 +47,12 @@ def parse_time(s):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--vsrv", default=os.environ.get("VSRV_BIN", "build/cli/vsrv"))
+    ap.add_argument("--vsrv", action="append", help="a vsrv binary; repeat to alternate several")
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--busybox", default=shutil.which("busybox") or "/bin/busybox")
     a = ap.parse_args()
-    vsrv = os.path.realpath(a.vsrv)
+    bins = [os.path.realpath(b) for b in (a.vsrv or [os.environ.get("VSRV_BIN", "build/cli/vsrv")])]
+    vsrv = bins[0]
     work = tempfile.mkdtemp(prefix="vsrvphases.")
     try:
         rootfs = os.path.join(work, "bundle", "rootfs")
@@ -72,34 +78,51 @@ def main():
                     with open(os.path.join(p, f), "w") as out:
                         out.write(open(os.path.join(hier, f)).read().strip())
         root, log = os.path.join(work, "state"), os.path.join(work, "run.log")
-        steps, walls = {}, []
+        steps = [{} for _ in bins]
+        walls = [[] for _ in bins]
         for i in range(a.runs + 5):
-            if os.path.exists(log):
-                os.unlink(log)
-            t0 = time.monotonic_ns()
-            r = subprocess.run([vsrv, "--root", root, "--debug", "--log", log, "run", "c"], cwd=bundle,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            wall = time.monotonic_ns() - t0
-            if r.returncode != 0:
-                sys.exit(f"phases: vsrv run failed: {r.stderr.decode().strip()}")
-            if i < 5:
-                continue  # warm-up
-            walls.append(wall)
-            prev = None
-            for line in open(log):
-                if "debug: " not in line or "'c': " not in line:
-                    continue
-                t = parse_time(line.split(" ", 1)[0])
-                name = line.split("'c': ", 1)[1].strip()
-                if prev:
-                    steps.setdefault(f"{prev[1]} -> {name}", []).append(t - prev[0])
-                prev = (t, name)
-        print(f"vsrv {vsrv}, {a.runs} runs, median [min-max] in ms")
-        print(f"{'whole command (wall, from the harness)':58s} {fmt(walls)}")
-        for k, v in steps.items():
-            print(f"  {k:56s} {fmt(v)}")
-        total = sum(statistics.median(v) for v in steps.values())
-        print(f"{'sum of step medians (the rest: start-up, config, exit)':58s} {total / 1e6:.2f}")
+            order = list(range(len(bins))) if i % 2 == 0 else list(reversed(range(len(bins))))
+            for k in order:
+                if os.path.exists(log):
+                    os.unlink(log)
+                t0 = time.monotonic_ns()
+                r = subprocess.run([bins[k], "--root", root, "--debug", "--log", log, "run", "c"], cwd=bundle,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                wall = time.monotonic_ns() - t0
+                if r.returncode != 0:
+                    sys.exit(f"phases: vsrv run failed: {r.stderr.decode().strip()}")
+                if i < 5:
+                    continue  # warm-up
+                walls[k].append(wall)
+                prev = None
+                for line in open(log):
+                    if "debug: " not in line or "'c': " not in line:
+                        continue
+                    t = parse_time(line.split(" ", 1)[0])
+                    name = line.split("'c': ", 1)[1].strip()
+                    if prev:
+                        steps[k].setdefault(f"{prev[1]} -> {name}", []).append(t - prev[0])
+                    prev = (t, name)
+        if len(bins) == 1:
+            print(f"vsrv {vsrv}, {a.runs} runs, median [min-max] in ms")
+            print(f"{'whole command (wall, from the harness)':58s} {fmt(walls[0])}")
+            for k, v in steps[0].items():
+                print(f"  {k:56s} {fmt(v)}")
+            total = sum(statistics.median(v) for v in steps[0].values())
+            print(f"{'sum of step medians (the rest: start-up, config, exit)':58s} {total / 1e6:.2f}")
+        else:
+            print(f"{a.runs} runs each, alternated; medians in ms; last column: the last binary minus the first")
+            for n, b in enumerate(bins):
+                print(f"  [{n}] {b}")
+            head = "".join(f"{f'[{n}]':>9s}" for n in range(len(bins)))
+            print(f"{'':58s}{head}{'diff':>9s}")
+            def row(label, vals):
+                meds = [statistics.median(v) / 1e6 if v else float("nan") for v in vals]
+                print(f"{label:58s}" + "".join(f"{m:9.3f}" for m in meds) + f"{meds[-1] - meds[0]:+9.3f}")
+            row("whole command (wall, from the harness)", walls)
+            names = list(dict.fromkeys(k for st in steps for k in st))
+            for k in names:
+                row(f"  {k}", [st.get(k, []) for st in steps])
     finally:
         subprocess.run([vsrv, "--root", os.path.join(work, "state"), "delete", "--force", "c"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -152,3 +152,49 @@ def test_phases_prints_every_step_of_a_run():
         assert re.search(rf"-> {re.escape(step)}\s+{CELL}", r.stdout), (step, r.stdout)
     assert re.search(rf"whole command .* {CELL}", r.stdout), r.stdout
     assert not any(p.name.startswith("vsrvphases") for p in Path("/sys/fs/cgroup").glob("*/vsrvphases*"))
+
+
+def test_phases_alternates_two_binaries_step_by_step(tmp_path):
+    # --vsrv twice: the binaries take turns and each step gets a column per binary and a difference.
+    if os.geteuid() != 0:
+        pytest.skip("phases.py runs containers: needs root")
+    busybox = os.environ.get("VSRV_BUSYBOX") or shutil.which("busybox") or "/bin/busybox"
+    if not os.path.exists(busybox):
+        pytest.skip("busybox-static not installed (scripts/deps.sh installs it)")
+    copy = tmp_path / "vsrv-copy"
+    shutil.copy(VSRV_BIN, copy)
+    r = subprocess.run(["python3", str(REPO / "bench" / "phases.py"), "--vsrv", VSRV_BIN, "--vsrv", str(copy),
+                        "--busybox", busybox, "--runs", "3"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"[1] {copy}" in r.stdout, r.stdout
+    for step in ("cloning the init -> init ready", "init exited -> removed"):
+        assert re.search(rf"{re.escape(step)}\s+{NUM}\s+{NUM}\s+[+-]{NUM}$", r.stdout, re.M), (step, r.stdout)
+    assert re.search(rf"^whole command .*\s+{NUM}\s+{NUM}\s+[+-]{NUM}$", r.stdout, re.M), r.stdout
+
+
+def test_bench_on_simulated_cgroup_v2():
+    # --bench-cgroups v2-sim: every runtime on the host's cgroup2 bound over /sys/fs/cgroup; vsrv and
+    # runc start containers there (crun may refuse without CAP_SYS_RESOURCE: bench/README.md), the
+    # memory rows say why they are n/a, and nothing is left in the unified hierarchy.
+    if os.geteuid() != 0:
+        pytest.skip("the benchmark needs root")
+    if not os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"):
+        pytest.skip("not a hybrid host (no cgroup2 at /sys/fs/cgroup/unified): nothing to simulate")
+    missing = _missing_tools()
+    if missing:
+        pytest.skip("benchmark tools not installed: " + ", ".join(missing) + " (scripts/deps.sh installs them)")
+    with tempfile.TemporaryDirectory(prefix="vsrv-test-bench-v2.") as d:
+        out_json = os.path.join(d, "bench.json")
+        env = dict(os.environ, VSRV_BIN=VSRV_BIN, BENCH_NO_INSTALL="1")
+        p = subprocess.run(["bash", str(RUN_SH), "--quick", "--bench-cgroups", "v2-sim", "--only", "1,4,5b",
+                            "--json", out_json], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=300)
+        assert p.returncode == 0, f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        data = json.load(open(out_json))
+    assert data["machine"]["cgroup_bench"] == "v2", data["machine"]
+    for rid in ("1", "4"):
+        cells = data["rows"][rid]["cells"]
+        assert isinstance(cells["vsrv"], dict) and cells["vsrv"]["n"] >= 1, (rid, cells)
+        assert isinstance(cells["runc"], dict) and cells["runc"]["n"] >= 1, (rid, cells)
+    assert "no memory controller" in data["rows"]["5b"]["cells"], data["rows"]["5b"]
+    assert not os.path.exists("/sys/fs/cgroup/unified/vsrvbench"), "bench cgroup left in the unified hierarchy"
