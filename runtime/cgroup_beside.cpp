@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <utility>
 
 #include "runtime/cgroup/hierarchy.h"
 #include "runtime/sys/syscalls.h"
@@ -92,6 +93,12 @@ bool file_empty(int dirfd, const char* path) {
     }
   }
   if (fd >= 0) sys::raw_syscall(SYS_close, fd);
+  // The init's joins: opened here, in the fd table we share with vsrv (cgroup_beside.h). One that
+  // fails is left to the init, which opens the path itself and reports what goes wrong.
+  for (unsigned i = 0; i < w->n_tasks; ++i) {
+    long t = sys::raw_syscall(SYS_openat, w->tasks[i].dirfd, reinterpret_cast<long>(w->tasks[i].path), O_WRONLY | O_CLOEXEC);
+    w->task_fds[i] = t < 0 ? -1 : static_cast<int>(t);
+  }
   finish(w, 0, -1);
 }
 
@@ -123,7 +130,25 @@ bool CgroupBeside::start(cgroup::Manager& cg, cgroup::Manager::V1Steps steps, co
       if (steps_.mkdirs[k].path == wr.dir) seed_dir = static_cast<int>(k);
     writes_.push_back({a.dirfd, a.path, wr.value.c_str(), wr.value.size(), wr.seed, seed_dir});
   }
+  // The init takes the helper's opens of the tasks files from our fd table with pidfd_getfd,
+  // through a pidfd of ours that it inherits at clone3 (a pid namespace of its own cannot name
+  // us). Without one it opens the paths.
+  for (const auto& t : steps_.tasks) {
+    const cgroup::At a = cgroup::at(t);
+    tasks_.push_back({a.dirfd, a.path});
+  }
+  task_fds_.assign(tasks_.size(), -1);
+  // VSRV_CGROUP_JOIN_FDS=0: the init opens the paths (tests of that fallback).
+  const char* e = ::getenv("VSRV_CGROUP_JOIN_FDS");
+  if (!(e && e[0] == '0' && !e[1])) self_pidfd_ = sys::pidfd_open(::getpid());
   work_ = Work{};
+  if (self_pidfd_ >= 0) {
+    work_.tasks = tasks_.data();
+    work_.task_fds = task_fds_.data();
+    work_.n_tasks = static_cast<unsigned>(tasks_.size());
+    work_.wait.fds = task_fds_.data();
+    work_.wait.owner_pidfd = self_pidfd_;
+  }
   work_.mkdirs = mkdirs_.data();
   work_.n_mkdirs = static_cast<unsigned>(mkdirs_.size());
   work_.writes = writes_.data();
@@ -170,6 +195,18 @@ std::vector<std::string> CgroupBeside::made() const {
   return out;
 }
 
-CgroupBeside::~CgroupBeside() { (void)wait(); }
+std::vector<sys::unique_fd> CgroupBeside::take_task_fds() {
+  std::vector<sys::unique_fd> out;
+  if (helper_ > 0) return out;  // it may still be opening them
+  for (int& fd : task_fds_)
+    if (fd >= 0) out.emplace_back(std::exchange(fd, -1));
+  if (self_pidfd_ >= 0) out.emplace_back(std::exchange(self_pidfd_, -1));
+  return out;
+}
+
+CgroupBeside::~CgroupBeside() {
+  (void)wait();
+  (void)take_task_fds();
+}
 
 }  // namespace vsrv::runtime

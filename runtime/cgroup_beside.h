@@ -23,6 +23,13 @@
 // kernel refuses) the init stops before joining, and create reports the helper's error and
 // removes what it made (Manager::v1_made() keeps the list exact).
 //
+// The init joins with fds the helper opened (CgroupBesideWait::fds), taken across with
+// pidfd_getfd: the open of a cgroupfs file (its path walk, kernfs's open file and seq_file) and,
+// above all, the release at the last close are then ours, after the init's execve and off the
+// start's critical path; the init's own close only drops a reference. Measured: see
+// docs/performance.md. Where pidfd_getfd is refused (a user namespace: no ptrace right over us)
+// the init opens the path itself, as before.
+//
 // The helper shares our memory and fd table (CLONE_VM | CLONE_FILES), runs on its own small
 // stack and makes raw syscalls only (no errno, no libc state: it runs beside the init, which
 // uses both). The strings are ours and stay untouched until it is reaped.
@@ -34,6 +41,7 @@
 
 #include "runtime/cgroup/manager.h"
 #include "runtime/plan.h"
+#include "runtime/sys/fd.h"
 #include "runtime/sys/error.h"
 
 namespace vsrv::runtime {
@@ -61,6 +69,10 @@ class CgroupBeside {
   const std::vector<std::string>& tasks() const { return steps_.tasks; }
   // Reaps the helper: whether it made everything, or the first step it failed.
   Result<void> wait();
+  // After wait(): the tasks files the helper opened for the init, and our pidfd. Closing them
+  // releases the files (kernfs), so the caller does it at a moment it would otherwise wait, once
+  // the init has joined; what is not taken is closed at destruction.
+  std::vector<sys::unique_fd> take_task_fds();
   // After wait(): the directories it made.
 
   std::vector<std::string> made() const;
@@ -80,8 +92,15 @@ class CgroupBeside {
     bool seed;
     int seed_dir;  // a seed's directory in mkdirs: written if made there, else only into an empty file
   };
+  struct TaskFile {
+    int dirfd;
+    const char* path;
+  };
   struct Work {
     CgroupBesideWait wait;
+    const TaskFile* tasks = nullptr;  // opened last, into task_fds (-1 where it failed)
+    int* task_fds = nullptr;
+    unsigned n_tasks = 0;
     const int* after = nullptr;  // wait (up to 2 ms) for it to turn 1 first
     Dir* mkdirs = nullptr;
     unsigned n_mkdirs = 0;
@@ -95,6 +114,9 @@ class CgroupBeside {
   cgroup::Manager::V1Steps steps_;
   std::vector<Dir> mkdirs_;
   std::vector<Write> writes_;
+  std::vector<TaskFile> tasks_;
+  std::vector<int> task_fds_;
+  int self_pidfd_ = -1;
   Work work_;
   cgroup::Manager* cg_ = nullptr;
   pid_t helper_ = -1;

@@ -321,11 +321,16 @@ Result<Created> create(const CreateOptions& o) {
     return {};
   };
   const bool join_beside = beside.started() && child_shares_memory(*plan);
-  if (beside.started() && !join_beside) VSRV_TRY(helper_done());
+  if (beside.started() && !join_beside) {
+    VSRV_TRY(helper_done());
+    (void)beside.take_task_fds();  // the init joins through fds of ours (cgroup_tasks): no pidfd to inherit
+  }
   std::vector<cgroup::Manager::TaskFile> tasks;
   if (join_beside) {
     // (Not "create '<id>': ...": bench/phases.py reads those lines as steps.)
     log::debug("cgroup: the v1 part of '" + o.id + "' is made beside the init, which joins it after its first mounts");
+    if (beside.shared()->owner_pidfd >= 0 && !plan->new_userns)
+      log::debug("cgroup: the init joins through the tasks files the helper opens (pidfd_getfd)");
     plan->cgroup_beside = beside.shared();
     for (const auto& t : beside.tasks()) plan->cgroup_tasks.push_back({-1, t});
   } else {
@@ -398,6 +403,7 @@ Result<Created> create(const CreateOptions& o) {
   out.spec = std::make_shared<const oci::Spec>(std::move(*spec));
   out.fifo = use_fifo;
   out.cgroup = std::move(rb.cg);  // the manager itself: `run` removes through it, no from_json
+  out.joined_fds = beside.take_task_fds();
   return out;
 }
 

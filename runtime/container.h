@@ -52,6 +52,9 @@ struct Created {
   std::shared_ptr<const oci::Spec> spec;  // the parsed config, so `run` need not parse it again
   bool fifo = true;            // the init waits on exec.fifo for start (false: start_at_once)
   std::optional<cgroup::Manager> cgroup;  // the container's cgroup, as state.json records it
+  // The v1 tasks files the init joined through (runtime/cgroup_beside.h): their last close
+  // releases them, which `run` does while the program runs.
+  std::vector<sys::unique_fd> joined_fds;
 };
 
 Result<Created> create(const CreateOptions& o);

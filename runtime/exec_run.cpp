@@ -212,6 +212,7 @@ Result<int> run(const CreateOptions& o, bool detach, bool keep) {
       std::any_of(c->spec->linux->namespaces.begin(), c->spec->linux->namespaces.end(),
                   [](const oci::Namespace& n) { return n.type == "mount" && n.path.empty(); }))
     mntns.hold(c->pidfd, c->state.pid);
+  c->joined_fds.clear();  // released while the program runs, not on the way to it
   auto code = wait_foreground(c->state.pid, c->pidfd, c->console.get() >= 0 ? sys::borrowed_fd(c->console) : sys::borrowed_fd(-1));
   log::step("run", o.id, "init exited");
   mntns.release_in_helper();

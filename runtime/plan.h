@@ -64,9 +64,15 @@ struct CgroupJoin {
 // init shares. `running` is 1 until the helper exits: the kernel then clears it and wakes its
 // futex (CLONE_CHILD_CLEARTID), whatever ended the helper. `status` is 1 once every directory
 // and limit was made (set before the helper exits).
+//
+// `fds[i]` is the helper's open of `cgroup_tasks[i]` (-1 where that failed), in the fd table it
+// shares with vsrv, which `owner_pidfd` (opened before clone3, inherited) names: the init takes
+// each with pidfd_getfd rather than opening the path itself (runtime/cgroup_beside.h says why).
 struct CgroupBesideWait {
   int running = 1;
   int status = 0;
+  const int* fds = nullptr;
+  int owner_pidfd = -1;
 };
 
 struct RlimitOp {

@@ -59,9 +59,10 @@ Result<void> late_namespaces(const ChildPlan& p) noexcept {
 }
 
 // The join when the v1 cgroup is made by a helper beside us (plan.h, CgroupBesideWait): wait
-// for the helper to exit, move into each hierarchy (the tasks files by path: the helper made the
-// directories after our fd table was copied; the host's cgroupfs is still where the parent saw it,
-// since we have not pivoted), then unshare the cgroup namespace, rooted at the container's cgroup.
+// for the helper to exit, move into each hierarchy (through the tasks files the helper opened
+// after our fd table was copied, or by path: the host's cgroupfs is still where the parent saw
+// it, since we have not pivoted), then unshare the cgroup namespace, rooted at the container's
+// cgroup.
 // A helper that did not finish stops us here, before any join; create reports its error.
 Result<void> join_cgroup_made_beside(const ChildPlan& p) noexcept {
   auto* w = const_cast<CgroupBesideWait*>(p.cgroup_beside);
@@ -80,14 +81,24 @@ Result<void> join_cgroup_made_beside(const ChildPlan& p) noexcept {
     ::syscall(SYS_futex, &w->running, FUTEX_WAIT, 1, nullptr, nullptr, 0);
   if (__atomic_load_n(&w->status, __ATOMIC_ACQUIRE) != 1)
     return make_error(EAGAIN, "cgroup: the helper making it did not finish");
-  for (const auto& t : p.cgroup_tasks) {
-    int fd = ::open(t.path.c_str(), O_WRONLY | O_CLOEXEC);
+  // The helper's opens, taken from vsrv's fd table (runtime/cgroup_beside.h): our close below then
+  // only drops a reference, and vsrv releases the file after our execve. Not in a user namespace
+  // of ours (no ptrace right over vsrv there): the path, as where the helper's open failed.
+  const bool take = w->owner_pidfd >= 0 && w->fds && !p.new_userns;
+  for (size_t i = 0; i < p.cgroup_tasks.size(); ++i) {
+    const auto& t = p.cgroup_tasks[i];
+    int fd = take && w->fds[i] >= 0 ? static_cast<int>(::syscall(SYS_pidfd_getfd, w->owner_pidfd, w->fds[i], 0)) : -1;
+    if (fd < 0) fd = ::open(t.path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return errno_error("join '" + t.path + "': open");
     bool ok = ::write(fd, "0", 1) == 1;
     int e = errno;
     ::close(fd);
     if (!ok) return make_error(e, "join '" + t.path + "'");
   }
+  // A pidfd of vsrv must never reach the container's code: with it a process could take any fd
+  // of ours (pidfd_getfd: host directories, our lock; a way out of the rootfs) or signal us.
+  // Closed here, before anything of the container's runs (and close-on-exec besides).
+  if (w->owner_pidfd >= 0) ::close(w->owner_pidfd);
   if (p.unshare_cgroup && ::unshare(CLONE_NEWCGROUP) < 0) return errno_error("unshare cgroup namespace");
   return {};
 }

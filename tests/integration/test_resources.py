@@ -411,18 +411,22 @@ def test_init_and_exec_join_every_hierarchy(bundle, tmp_path):
 
 
 BESIDE_LINE = "is made beside the init"
+GETFD_LINE = "joins through the tasks files the helper opens"
 
 
-@pytest.mark.parametrize("beside", ["1", "0"])
-def test_cgroup_made_beside_the_init_or_before_it(bundle, beside, monkeypatch, tmp_path):
+@pytest.mark.parametrize("beside,join", [("1", "fds"), ("1", "path"), ("0", "-")])
+def test_cgroup_made_beside_the_init_or_before_it(bundle, beside, join, monkeypatch, tmp_path):
     """VSRV_CGROUP_BESIDE=1: the v1 directories and limits are made by a helper while the init
     sets up its first mounts, and the init joins them before the cgroup tree is mounted
-    (runtime/cgroup_beside.h); =0: all made before the clone. Either way the init is in every
-    hierarchy, the limits are written, the cgroup namespace is rooted at the container's cgroup,
-    and the cgroup tree mounted inside shows the container's own directories."""
+    (runtime/cgroup_beside.h), through the tasks files the helper opened (pidfd_getfd) or, with
+    VSRV_CGROUP_JOIN_FDS=0 (as where pidfd_getfd is refused), by their paths; =0: all made before
+    the clone. Either way the init is in every hierarchy, the limits are written, the cgroup
+    namespace is rooted at the container's cgroup, and the cgroup tree mounted inside shows the
+    container's own directories."""
     if V2:
         pytest.skip("pure cgroup v2: one directory, which clone3 needs first; nothing is made beside the init")
     monkeypatch.setenv("VSRV_CGROUP_BESIDE", beside)
+    monkeypatch.setenv("VSRV_CGROUP_JOIN_FDS", "0" if join == "path" else "1")
     limit = 48 * MiB
     b = bundle(probe_args("sleep", 60),
                overrides={"linux": {"resources": {"memory": {"limit": limit}, "pids": {"limit": 77}}}})
@@ -432,6 +436,8 @@ def test_cgroup_made_beside_the_init_or_before_it(bundle, beside, monkeypatch, t
     text = log.read_text()
     helper_refused = "no helper could start beside the init" in text  # a sanitizer build
     assert (BESIDE_LINE in text) == (beside == "1" and not helper_refused), text
+    # Beside the init, it joins through the tasks files the helper opened (pidfd_getfd).
+    assert (GETFD_LINE in text) == (join == "fds" and not helper_refused), text
     want = f"/vsrv/{b.id}"
     pid = b.state()["pid"]
     seen = _cgroup_lines(pid)
