@@ -12,29 +12,40 @@ void register_exec(CLI::App& app, Globals& g) {
   static std::string process_label, apparmor;
   static std::vector<long long> gids;
   auto* c = app.add_subcommand("exec", "run a new process inside a running container");
-  c->add_option("-p,--process", o.process_file, "path to an OCI process.json");
-  c->add_flag("-t,--tty", o.tty, "allocate a pseudo-TTY");
-  c->add_option("--cwd", o.cwd, "working directory inside the container");
-  c->add_option("-e,--env", o.env, "set an environment variable (KEY=VALUE); repeat for more")
-      ->expected(1)
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->type_name("KEY=VALUE");
-  c->add_option("-u,--user", o.user, "uid[:gid] or a user name from the container's /etc/passwd");
-  c->add_option("-c,--cap", o.add_caps, "add a capability")->allow_extra_args(false);
-  c->add_option("-g,--additional-gids", gids, "add a supplementary group id (numeric); repeat for more")
-      ->expected(1)
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->type_name("GID");
-  c->add_flag("--ignore-paused", o.ignore_paused, "exec in a paused container too (the process stays frozen until resume)");
-  c->add_flag("--no-new-privs", o.no_new_privs, "set no_new_privs");
-  c->add_flag("-d,--detach", o.detach, "detach from the process");
-  c->add_option("--pid-file", o.pid_file, "write the process's pid to this file");
-  c->add_option("--console-socket", o.console_socket, "unix socket that receives the pty master");
-  c->add_option("--preserve-fds", o.preserve_fds, "pass this many fds after stdio into the process");
-  c->add_option("--process-label", process_label, "accepted for runc compatibility (no SELinux)");
-  c->add_option("--apparmor", apparmor, "accepted for runc compatibility (no AppArmor)");
+  // Only the options the command line can name (cli/words.h; all of them for --help).
+  auto opt = [&](const char* names, auto& var, const char* desc) {
+    when_named(g, names, [&](const char* n) { c->add_option(n, var, desc); });
+  };
+  auto flag = [&](const char* names, bool& var, const char* desc) {
+    when_named(g, names, [&](const char* n) { c->add_flag(n, var, desc); });
+  };
+  opt("-p,--process", o.process_file, "path to an OCI process.json");
+  flag("-t,--tty", o.tty, "allocate a pseudo-TTY");
+  opt("--cwd", o.cwd, "working directory inside the container");
+  when_named(g, "-e,--env", [&](const char* n) {
+    c->add_option(n, o.env, "set an environment variable (KEY=VALUE); repeat for more")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->type_name("KEY=VALUE");
+  });
+  opt("-u,--user", o.user, "uid[:gid] or a user name from the container's /etc/passwd");
+  when_named(g, "-c,--cap", [&](const char* n) { c->add_option(n, o.add_caps, "add a capability")->allow_extra_args(false); });
+  when_named(g, "-g,--additional-gids", [&](const char* n) {
+    c->add_option(n, gids, "add a supplementary group id (numeric); repeat for more")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->type_name("GID");
+  });
+  flag("--ignore-paused", o.ignore_paused, "exec in a paused container too (the process stays frozen until resume)");
+  flag("--no-new-privs", o.no_new_privs, "set no_new_privs");
+  flag("-d,--detach", o.detach, "detach from the process");
+  opt("--pid-file", o.pid_file, "write the process's pid to this file");
+  opt("--console-socket", o.console_socket, "unix socket that receives the pty master");
+  opt("--preserve-fds", o.preserve_fds, "pass this many fds after stdio into the process");
+  opt("--process-label", process_label, "accepted for runc compatibility (no SELinux)");
+  opt("--apparmor", apparmor, "accepted for runc compatibility (no AppArmor)");
   c->add_option("container-id", o.id, "container id")->required();
   c->add_option("command", rest, "command and arguments");
   c->positionals_at_end();

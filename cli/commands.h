@@ -4,6 +4,8 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "runtime/sys/error.h"
 
@@ -21,7 +23,23 @@ struct Globals {
   // cost ~15 % of a `vsrv exec` (docs/performance.md); a command needs only its own.
   std::string only_verb;
   bool wants(const char* verb) const { return only_verb.empty() || only_verb == verb; }
+
+  // Options are registered only when the command line can name them (cli/words.h): CLI11's
+  // set-up of the options was most of what parsing `run` cost (~45 µs of ~60 here), and an
+  // option the command line does not name changes nothing of the parse, since none of ours reads
+  // an environment variable, takes a default from CLI11, or needs or excludes another (keep it
+  // so). `every_option` (no verb, or a help flag anywhere) registers them all, for the help text.
+  std::vector<std::string> words;  // the command line after the program name (normalize_args)
+  bool every_option = true;
+  bool names(std::string_view spec) const;
 };
+
+// Adds an option through `add(names)` only when the command line can name it (Globals::names),
+// so that the names tested and the names registered are one string.
+template <class Add>
+void when_named(const Globals& g, const char* names, Add&& add) {
+  if (g.names(names)) add(names);
+}
 
 // Every verb (and alias, mapped to its verb) that the register_* functions below add.
 std::string verb_of(const std::string& word);

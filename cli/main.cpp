@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/words.h"
 #include "runtime/sys/cloned_binary.h"
 #include "runtime/sys/log.h"
 
@@ -27,6 +28,8 @@ int report_error(const Error& e) {
   log::error(msg);
   return 1;
 }
+
+bool Globals::names(std::string_view spec) const { return every_option || can_name(words, spec); }
 
 std::string verb_of(const std::string& word) {
   static const char* const verbs[] = {"create", "run",    "start",  "state",  "kill",  "delete", "list",
@@ -85,23 +88,32 @@ int main(int argc, char** argv) {
   // Writes to a closed pipe (hook stdin, console socket) must fail with EPIPE, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
   cli::Globals g;
-  CLI::App app{"vsrv: virtual servers without a hypervisor (an OCI runtime)", "vsrv"};
-  app.set_version_flag("-v,--version", "vsrv version 0.1.0\nspec: 1.2.0");
-  app.require_subcommand(1);
-  app.fallthrough();
-  app.add_option("--root", g.root, "state directory (default /run/vsrv)");
-  app.add_option("--log", g.log, "append log messages to this file");
-  app.add_option("--log-format", g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
-  app.add_flag("--debug", g.debug, "enable debug logging");
-  app.add_flag("--systemd-cgroup", g.systemd_cgroup,
-               "use systemd for cgroups (not supported yet: refused by create, run and update)");
-  static std::string criu_path, rootless;
-  app.add_option("--criu", criu_path, "path to the criu binary (accepted for runc compatibility)");
-  app.add_option("--rootless", rootless, "true|false|auto (accepted for runc compatibility)");
-
   auto args = normalize_args(argc, argv);
   const std::string verb = find_verb(args);
   g.only_verb = cli::verb_of(verb);
+  // Only the options the command line can name (Globals::names); all of them for a help text.
+  g.words.assign(args.begin() + 1, args.end());
+  g.every_option = g.only_verb.empty() || cli::asks_for_help(g.words);
+
+  CLI::App app{"vsrv: virtual servers without a hypervisor (an OCI runtime)", "vsrv"};
+  // No help flag without one on the command line: the verb's own App then makes none either.
+  if (!g.every_option) app.set_help_flag();
+  cli::when_named(g, "-v,--version", [&](const char* n) { app.set_version_flag(n, "vsrv version 0.1.0\nspec: 1.2.0"); });
+  app.require_subcommand(1);
+  app.fallthrough();
+  cli::when_named(g, "--root", [&](const char* n) { app.add_option(n, g.root, "state directory (default /run/vsrv)"); });
+  cli::when_named(g, "--log", [&](const char* n) { app.add_option(n, g.log, "append log messages to this file"); });
+  cli::when_named(g, "--log-format", [&](const char* n) {
+    app.add_option(n, g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
+  });
+  cli::when_named(g, "--debug", [&](const char* n) { app.add_flag(n, g.debug, "enable debug logging"); });
+  cli::when_named(g, "--systemd-cgroup", [&](const char* n) {
+    app.add_flag(n, g.systemd_cgroup, "use systemd for cgroups (not supported yet: refused by create, run and update)");
+  });
+  static std::string criu_path, rootless;
+  cli::when_named(g, "--criu", [&](const char* n) { app.add_option(n, criu_path, "path to the criu binary (accepted for runc compatibility)"); });
+  cli::when_named(g, "--rootless", [&](const char* n) { app.add_option(n, rootless, "true|false|auto (accepted for runc compatibility)"); });
+
   cli::register_lifecycle(app, g);
   cli::register_exec(app, g);
   cli::register_resources(app, g);
