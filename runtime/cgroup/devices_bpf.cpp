@@ -29,6 +29,8 @@ bpf_insn mov_reg(std::uint8_t dst, std::uint8_t src) { return insn(BPF_ALU64 | B
 bpf_insn mov_imm(std::uint8_t dst, std::int32_t imm) { return insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm); }
 bpf_insn and_imm(std::uint8_t dst, std::int32_t imm) { return insn(BPF_ALU64 | BPF_AND | BPF_K, dst, 0, 0, imm); }
 bpf_insn rsh_imm(std::uint8_t dst, std::int32_t imm) { return insn(BPF_ALU64 | BPF_RSH | BPF_K, dst, 0, 0, imm); }
+bpf_insn xor_imm(std::uint8_t dst, std::int32_t imm) { return insn(BPF_ALU64 | BPF_XOR | BPF_K, dst, 0, 0, imm); }
+bpf_insn or_reg(std::uint8_t dst, std::uint8_t src) { return insn(BPF_ALU64 | BPF_OR | BPF_X, dst, src, 0, 0); }
 bpf_insn jne_imm(std::uint8_t dst, std::int32_t imm) { return insn(BPF_JMP | BPF_JNE | BPF_K, dst, 0, 0, imm); }
 bpf_insn exit_insn() { return insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0); }
 
@@ -53,26 +55,32 @@ std::vector<bpf_insn> device_filter(const std::vector<oci::DeviceRule>& rules) {
   constexpr int kAll = BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE;
   for (auto it = rules.rbegin(); it != rules.rend(); ++it) {
     const auto& r = *it;
+    // r7 = the OR of each checked field's difference from the rule (XOR) and of the access bits
+    // the rule lacks: zero exactly when the rule matches, so one jump per rule.
     std::vector<bpf_insn> block;
-    if (r.type == "c") block.push_back(jne_imm(3, BPF_DEVCG_DEV_CHAR));
-    if (r.type == "b") block.push_back(jne_imm(3, BPF_DEVCG_DEV_BLOCK));
-    if (r.major && *r.major >= 0) block.push_back(jne_imm(5, static_cast<std::int32_t>(*r.major)));
-    if (r.minor && *r.minor >= 0) block.push_back(jne_imm(6, static_cast<std::int32_t>(*r.minor)));
+    auto add = [&](std::uint8_t reg, bpf_insn op) {
+      const bool first = block.empty();
+      block.push_back(mov_reg(first ? 7 : 8, reg));
+      op.dst_reg = first ? 7 : 8;
+      block.push_back(op);
+      if (!first) block.push_back(or_reg(7, 8));
+    };
+    if (r.type == "c") add(3, xor_imm(0, BPF_DEVCG_DEV_CHAR));
+    if (r.type == "b") add(3, xor_imm(0, BPF_DEVCG_DEV_BLOCK));
+    if (r.major && *r.major >= 0) add(5, xor_imm(0, static_cast<std::int32_t>(*r.major)));
+    if (r.minor && *r.minor >= 0) add(6, xor_imm(0, static_cast<std::int32_t>(*r.minor)));
     int acc = access_bits(r.access);
-    if (acc != kAll) {  // every bit asked for must be in the rule: (r4 & ~acc) == 0
-      block.push_back(mov_reg(7, 4));
-      block.push_back(and_imm(7, ~acc & kAll));
+    if (acc != kAll) add(4, and_imm(0, ~acc & kAll));  // every bit asked for must be in the rule
+    const bool matches_all = block.empty();
+    if (!matches_all) {
       block.push_back(jne_imm(7, 0));
+      block.back().off = 2;  // over "r0 = ..; exit"
     }
     block.push_back(mov_imm(0, r.allow ? 1 : 0));
     block.push_back(exit_insn());
-    // Each "not this rule" jump lands on the first instruction after the block.
-    const auto n = static_cast<std::int16_t>(block.size());
-    for (std::int16_t i = 0; i < n; ++i)
-      if (block[i].code == (BPF_JMP | BPF_JNE | BPF_K)) block[i].off = static_cast<std::int16_t>(n - i - 1);
     p.insert(p.end(), block.begin(), block.end());
     // A rule that matches everything ends the program: the verifier refuses unreachable code.
-    if (block.size() == 2) return p;
+    if (matches_all) return p;
   }
   p.push_back(mov_imm(0, 0));
   p.push_back(exit_insn());

@@ -16,6 +16,11 @@ namespace vsrv::cgroup {
 // The program, rules checked from the last to the first as the spec orders them (a later rule
 // overrides an earlier one); the first that matches the device type, major, minor and covers
 // every access bit asked for decides; no match denies. Same semantics as runc's devicefilter.
+// Each rule is one test: its fields' differences (XOR) and the access bits it lacks are ORed
+// into one register and compared with zero once. With a jump per field, as runc emits it, the
+// kernel's verifier walked each rule once per way into it (up to four): 298 instructions
+// processed for a 79-instruction program of the default rules, ~0.29 ms a load here; now 151
+// for 151, ~0.12 ms (tests/unit/devices_bpf_test.cpp checks the decisions against the rules').
 // Rules must already be validated (device_rule() in resources.cpp).
 std::vector<bpf_insn> device_filter(const std::vector<oci::DeviceRule>& rules);
 
