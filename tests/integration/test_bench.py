@@ -198,3 +198,26 @@ def test_bench_on_simulated_cgroup_v2():
         assert isinstance(cells["runc"], dict) and cells["runc"]["n"] >= 1, (rid, cells)
     assert "no memory controller" in data["rows"]["5b"]["cells"], data["rows"]["5b"]
     assert not os.path.exists("/sys/fs/cgroup/unified/vsrvbench"), "bench cgroup left in the unified hierarchy"
+
+
+def test_release_binary_places_the_hot_text_first():
+    # cli/hot-text.ld (bench/hot-text.py): in the static Release binary the code a command runs is
+    # one block at the start of the executable segment, so a command maps less of the binary.
+    readelf = shutil.which("readelf")
+    if readelf is None:
+        pytest.skip("readelf not installed (binutils)")
+    out = subprocess.run([readelf, "-lSW", VSRV_BIN], capture_output=True, text=True).stdout
+    if "INTERP" in out:
+        pytest.skip("a dynamically linked vsrv (not the static Release build): no ordering is applied")
+    cache = Path(VSRV_BIN).resolve().parents[1] / "CMakeCache.txt"
+    if cache.exists() and "VSRV_HOT_TEXT:BOOL=OFF" in cache.read_text():
+        pytest.skip("built with -DVSRV_HOT_TEXT=OFF")
+    secs = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+        if m:
+            secs[m.group(1)] = (int(m.group(2), 16), int(m.group(3), 16))
+    assert ".text.vsrv_hot" in secs, f"no .text.vsrv_hot section in {VSRV_BIN}"
+    hot, text = secs[".text.vsrv_hot"], secs[".text"]
+    assert hot[0] < text[0], (hot, text)
+    assert hot[1] >= 256 * 1024, f"only {hot[1]} bytes placed first: is cli/hot-text.ld stale?"
