@@ -27,8 +27,9 @@
 // pidfd_getfd: the open of a cgroupfs file (its path walk, kernfs's open file and seq_file) and,
 // above all, the release at the last close are then ours, after the init's execve and off the
 // start's critical path; the init's own close only drops a reference. Measured: see
-// docs/performance.md. Where pidfd_getfd is refused (a user namespace: no ptrace right over us)
-// the init opens the path itself, as before.
+// docs/performance.md. Where pidfd_getfd is refused (it needs ptrace rights over vsrv, which an
+// init sharing our memory has: same credentials, no user namespace of its own) or the helper's
+// open failed, the init opens the path itself, as before; VSRV_CGROUP_JOIN_FDS=0 forces that.
 //
 // The helper shares our memory and fd table (CLONE_VM | CLONE_FILES), runs on its own small
 // stack and makes raw syscalls only (no errno, no libc state: it runs beside the init, which

@@ -82,8 +82,9 @@ Result<void> join_cgroup_made_beside(const ChildPlan& p) noexcept {
   if (__atomic_load_n(&w->status, __ATOMIC_ACQUIRE) != 1)
     return make_error(EAGAIN, "cgroup: the helper making it did not finish");
   // The helper's opens, taken from vsrv's fd table (runtime/cgroup_beside.h): our close below then
-  // only drops a reference, and vsrv releases the file after our execve. Not in a user namespace
-  // of ours (no ptrace right over vsrv there): the path, as where the helper's open failed.
+  // only drops a reference, and vsrv releases the file after our execve. Where one is missing or
+  // refused, the path. (An init with a user namespace of its own is a copy and never joins here;
+  // it would lack the ptrace right over vsrv that pidfd_getfd needs.)
   const bool take = w->owner_pidfd >= 0 && w->fds && !p.new_userns;
   for (size_t i = 0; i < p.cgroup_tasks.size(); ++i) {
     const auto& t = p.cgroup_tasks[i];
