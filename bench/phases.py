@@ -72,7 +72,7 @@ def main():
         # cpuset gets the root's cpus and mems, as runc and crun seed the parents they make.
         for hier in v1_hierarchies():
             p = os.path.join(hier, "vsrvphases")
-            os.makedirs(p, exist_ok=True)
+            os.makedirs(p, exist_ok=True)  # (the hierarchy's mount itself exists: v1_hierarchies)
             for f in ("cpuset.cpus", "cpuset.mems"):
                 if os.path.exists(os.path.join(hier, f)):
                     with open(os.path.join(p, f), "w") as out:
@@ -142,7 +142,11 @@ def v1_hierarchies():
     for line in open("/proc/self/mountinfo"):
         left, _, right = line.partition(" - ")
         f = left.split()
-        if right.split()[:1] == ["cgroup"] and f[3] == "/" and f[4].startswith("/sys/fs/cgroup/"):
+        # Only a hierarchy still reachable at its mount point: where something is mounted over
+        # /sys/fs/cgroup (the simulated v2 layout binds cgroup2 there), the v1 mounts stay in the
+        # table but their paths lead into that cgroup2, where makedirs would make cgroups.
+        if right.split()[:1] == ["cgroup"] and f[3] == "/" and f[4].startswith("/sys/fs/cgroup/") and \
+                os.path.exists(os.path.join(f[4], "tasks")):
             out.append(f[4])
     return out
 

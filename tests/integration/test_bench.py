@@ -221,3 +221,26 @@ def test_release_binary_places_the_hot_text_first():
     hot, text = secs[".text.vsrv_hot"], secs[".text"]
     assert hot[0] < text[0], (hot, text)
     assert hot[1] >= 256 * 1024, f"only {hot[1]} bytes placed first: is cli/hot-text.ld stale?"
+
+
+def test_phases_on_simulated_cgroup_v2_makes_no_stray_cgroups():
+    # With cgroup2 bound over /sys/fs/cgroup, the v1 mounts are still in the mount table but their
+    # paths lead into the cgroup2: phases.py must not make cgroups there (it once made one per
+    # v1 controller name, left behind in the host's unified hierarchy).
+    if os.geteuid() != 0:
+        pytest.skip("phases.py runs containers: needs root")
+    unified = Path("/sys/fs/cgroup/unified")
+    if not (unified / "cgroup.controllers").exists():
+        pytest.skip("not a hybrid host (no cgroup2 at /sys/fs/cgroup/unified): nothing to simulate")
+    busybox = os.environ.get("VSRV_BUSYBOX") or shutil.which("busybox") or "/bin/busybox"
+    if not os.path.exists(busybox):
+        pytest.skip("busybox-static not installed (scripts/deps.sh installs it)")
+    before = {p.name for p in unified.iterdir() if p.is_dir()}
+    script = ("mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup && exec python3 \"$0\" --vsrv \"$1\" "
+              "--busybox \"$2\" --runs 2")
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                        str(REPO / "bench" / "phases.py"), VSRV_BIN, busybox], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert re.search(rf"-> init ready\s+{CELL}", r.stdout), r.stdout
+    after = {p.name for p in unified.iterdir() if p.is_dir()}
+    assert after == before, f"left in {unified}: {sorted(after - before)}"
