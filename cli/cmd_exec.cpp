@@ -13,15 +13,9 @@ void register_exec(CLI::App& app, Globals& g) {
   static std::vector<long long> gids;
   auto* c = app.add_subcommand("exec", "run a new process inside a running container");
   // Only the options the command line can name (cli/words.h; all of them for --help).
-  auto opt = [&](const char* names, auto& var, const char* desc) {
-    when_named(g, names, [&](const char* n) { c->add_option(n, var, desc); });
-  };
-  auto flag = [&](const char* names, bool& var, const char* desc) {
-    when_named(g, names, [&](const char* n) { c->add_flag(n, var, desc); });
-  };
-  opt("-p,--process", o.process_file, "path to an OCI process.json");
-  flag("-t,--tty", o.tty, "allocate a pseudo-TTY");
-  opt("--cwd", o.cwd, "working directory inside the container");
+  named_option(c, g, "-p,--process", o.process_file, "path to an OCI process.json");
+  named_flag(c, g, "-t,--tty", o.tty, "allocate a pseudo-TTY");
+  named_option(c, g, "--cwd", o.cwd, "working directory inside the container");
   when_named(g, "-e,--env", [&](const char* n) {
     c->add_option(n, o.env, "set an environment variable (KEY=VALUE); repeat for more")
         ->expected(1)
@@ -29,7 +23,7 @@ void register_exec(CLI::App& app, Globals& g) {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
         ->type_name("KEY=VALUE");
   });
-  opt("-u,--user", o.user, "uid[:gid] or a user name from the container's /etc/passwd");
+  named_option(c, g, "-u,--user", o.user, "uid[:gid] or a user name from the container's /etc/passwd");
   when_named(g, "-c,--cap", [&](const char* n) { c->add_option(n, o.add_caps, "add a capability")->allow_extra_args(false); });
   when_named(g, "-g,--additional-gids", [&](const char* n) {
     c->add_option(n, gids, "add a supplementary group id (numeric); repeat for more")
@@ -38,14 +32,14 @@ void register_exec(CLI::App& app, Globals& g) {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
         ->type_name("GID");
   });
-  flag("--ignore-paused", o.ignore_paused, "exec in a paused container too (the process stays frozen until resume)");
-  flag("--no-new-privs", o.no_new_privs, "set no_new_privs");
-  flag("-d,--detach", o.detach, "detach from the process");
-  opt("--pid-file", o.pid_file, "write the process's pid to this file");
-  opt("--console-socket", o.console_socket, "unix socket that receives the pty master");
-  opt("--preserve-fds", o.preserve_fds, "pass this many fds after stdio into the process");
-  opt("--process-label", process_label, "accepted for runc compatibility (no SELinux)");
-  opt("--apparmor", apparmor, "accepted for runc compatibility (no AppArmor)");
+  named_flag(c, g, "--ignore-paused", o.ignore_paused, "exec in a paused container too (the process stays frozen until resume)");
+  named_flag(c, g, "--no-new-privs", o.no_new_privs, "set no_new_privs");
+  named_flag(c, g, "-d,--detach", o.detach, "detach from the process");
+  named_option(c, g, "--pid-file", o.pid_file, "write the process's pid to this file");
+  named_option(c, g, "--console-socket", o.console_socket, "unix socket that receives the pty master");
+  named_option(c, g, "--preserve-fds", o.preserve_fds, "pass this many fds after stdio into the process");
+  named_option(c, g, "--process-label", process_label, "accepted for runc compatibility (no SELinux)");
+  named_option(c, g, "--apparmor", apparmor, "accepted for runc compatibility (no AppArmor)");
   c->add_option("container-id", o.id, "container id")->required();
   c->add_option("command", rest, "command and arguments");
   c->positionals_at_end();

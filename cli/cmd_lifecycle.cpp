@@ -32,26 +32,20 @@ struct CreateFlags {
 void add_create_flags(CLI::App* c, CreateFlags& f, const Globals& g) {
   c->add_option("container-id", f.o.id, "container id")->required();
   // Only the options the command line can name (Globals::names; all of them for --help).
-  auto opt = [&](const char* names, auto& var, const char* desc) {
-    when_named(g, names, [&](const char* n) { c->add_option(n, var, desc); });
-  };
-  auto flag = [&](const char* names, bool& var, const char* desc) {
-    when_named(g, names, [&](const char* n) { c->add_flag(n, var, desc); });
-  };
-  opt("-b,--bundle", f.o.bundle, "path to the bundle (default: current directory)");
-  opt("--pid-file", f.o.pid_file, "write the init's pid to this file");
-  opt("--console-socket", f.o.console_socket, "unix socket that receives the pty master");
-  flag("--no-pivot", f.o.no_pivot, "use chroot instead of pivot_root (for ramfs roots)");
-  flag("--no-new-keyring", f.o.no_new_keyring, "do not create a new session keyring");
-  opt("--preserve-fds", f.o.preserve_fds, "pass this many fds after stdio into the container");
-  flag("--no-subreaper", f.no_subreaper, "accepted for runc compatibility");
-  opt("--network", f.o.network.mode, "none | host | bridge[:NAME] | macvlan:NAME | container:ID | ns:PATH");
-  opt("--ip", f.o.network.ip, "static IP address for the container");
-  opt("--mac", f.o.network.mac, "MAC address (default: derived from the id)");
+  named_option(c, g, "-b,--bundle", f.o.bundle, "path to the bundle (default: current directory)");
+  named_option(c, g, "--pid-file", f.o.pid_file, "write the init's pid to this file");
+  named_option(c, g, "--console-socket", f.o.console_socket, "unix socket that receives the pty master");
+  named_flag(c, g, "--no-pivot", f.o.no_pivot, "use chroot instead of pivot_root (for ramfs roots)");
+  named_flag(c, g, "--no-new-keyring", f.o.no_new_keyring, "do not create a new session keyring");
+  named_option(c, g, "--preserve-fds", f.o.preserve_fds, "pass this many fds after stdio into the container");
+  named_flag(c, g, "--no-subreaper", f.no_subreaper, "accepted for runc compatibility");
+  named_option(c, g, "--network", f.o.network.mode, "none | host | bridge[:NAME] | macvlan:NAME | container:ID | ns:PATH");
+  named_option(c, g, "--ip", f.o.network.ip, "static IP address for the container");
+  named_option(c, g, "--mac", f.o.network.mac, "MAC address (default: derived from the id)");
   when_named(g, "-p,--publish", [&](const char* n) {
     c->add_option(n, f.o.network.publish, "[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]")->allow_extra_args(false);
   });
-  opt("--net-rate", f.o.network.rate, "bandwidth limit of the container's interface, e.g. 10mbit");
+  named_option(c, g, "--net-rate", f.o.network.rate, "bandwidth limit of the container's interface, e.g. 10mbit");
 }
 
 int fail_with(const Error& e) { return report_error(e); }
@@ -139,8 +133,8 @@ void register_lifecycle(CLI::App& app, Globals& g) {
     static CreateFlags run_f;
     auto* run = app.add_subcommand("run", "create and start a container");
     add_create_flags(run, run_f, g);
-    when_named(g, "-d,--detach", [&](const char* n) { run->add_flag(n, run_f.detach, "detach from the container's process"); });
-    when_named(g, "--keep", [&](const char* n) { run->add_flag(n, run_f.keep, "do not delete the container after it exits"); });
+    named_flag(run, g, "-d,--detach", run_f.detach, "detach from the container's process");
+    named_flag(run, g, "--keep", run_f.keep, "do not delete the container after it exits");
     run->callback([&] {
       init_logging(g);
       run_f.o.root = g.root;

@@ -41,6 +41,15 @@ void when_named(const Globals& g, const char* names, Add&& add) {
   if (g.names(names)) add(names);
 }
 
+// add_option / add_flag through when_named, for options with nothing more to set.
+template <class T>
+void named_option(CLI::App* c, const Globals& g, const char* names, T& var, const char* desc) {
+  when_named(g, names, [&](const char* n) { c->add_option(n, var, desc); });
+}
+inline void named_flag(CLI::App* c, const Globals& g, const char* names, bool& var, const char* desc) {
+  when_named(g, names, [&](const char* n) { c->add_flag(n, var, desc); });
+}
+
 // Every verb (and alias, mapped to its verb) that the register_* functions below add.
 std::string verb_of(const std::string& word);
 

@@ -101,18 +101,17 @@ int main(int argc, char** argv) {
   cli::when_named(g, "-v,--version", [&](const char* n) { app.set_version_flag(n, "vsrv version 0.1.0\nspec: 1.2.0"); });
   app.require_subcommand(1);
   app.fallthrough();
-  cli::when_named(g, "--root", [&](const char* n) { app.add_option(n, g.root, "state directory (default /run/vsrv)"); });
-  cli::when_named(g, "--log", [&](const char* n) { app.add_option(n, g.log, "append log messages to this file"); });
+  cli::named_option(&app, g, "--root", g.root, "state directory (default /run/vsrv)");
+  cli::named_option(&app, g, "--log", g.log, "append log messages to this file");
   cli::when_named(g, "--log-format", [&](const char* n) {
     app.add_option(n, g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
   });
-  cli::when_named(g, "--debug", [&](const char* n) { app.add_flag(n, g.debug, "enable debug logging"); });
-  cli::when_named(g, "--systemd-cgroup", [&](const char* n) {
-    app.add_flag(n, g.systemd_cgroup, "use systemd for cgroups (not supported yet: refused by create, run and update)");
-  });
+  cli::named_flag(&app, g, "--debug", g.debug, "enable debug logging");
+  cli::named_flag(&app, g, "--systemd-cgroup", g.systemd_cgroup,
+                  "use systemd for cgroups (not supported yet: refused by create, run and update)");
   static std::string criu_path, rootless;
-  cli::when_named(g, "--criu", [&](const char* n) { app.add_option(n, criu_path, "path to the criu binary (accepted for runc compatibility)"); });
-  cli::when_named(g, "--rootless", [&](const char* n) { app.add_option(n, rootless, "true|false|auto (accepted for runc compatibility)"); });
+  cli::named_option(&app, g, "--criu", criu_path, "path to the criu binary (accepted for runc compatibility)");
+  cli::named_option(&app, g, "--rootless", rootless, "true|false|auto (accepted for runc compatibility)");
 
   cli::register_lifecycle(app, g);
   cli::register_exec(app, g);

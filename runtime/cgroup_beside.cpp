@@ -97,7 +97,7 @@ bool file_empty(int dirfd, const char* path) {
   // fails is left to the init, which opens the path itself and reports what goes wrong.
   for (unsigned i = 0; i < w->n_tasks; ++i) {
     long t = sys::raw_syscall(SYS_openat, w->tasks[i].dirfd, reinterpret_cast<long>(w->tasks[i].path), O_WRONLY | O_CLOEXEC);
-    w->task_fds[i] = t < 0 ? -1 : static_cast<int>(t);
+    w->wait.fds[i] = t < 0 ? -1 : static_cast<int>(t);
   }
   finish(w, 0, -1);
 }
@@ -144,7 +144,6 @@ bool CgroupBeside::start(cgroup::Manager& cg, cgroup::Manager::V1Steps steps, co
   work_ = Work{};
   if (self_pidfd_ >= 0) {
     work_.tasks = tasks_.data();
-    work_.task_fds = task_fds_.data();
     work_.n_tasks = static_cast<unsigned>(tasks_.size());
     work_.wait.fds = task_fds_.data();
     work_.wait.owner_pidfd = self_pidfd_;

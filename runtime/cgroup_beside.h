@@ -99,8 +99,7 @@ class CgroupBeside {
   };
   struct Work {
     CgroupBesideWait wait;
-    const TaskFile* tasks = nullptr;  // opened last, into task_fds (-1 where it failed)
-    int* task_fds = nullptr;
+    const TaskFile* tasks = nullptr;  // opened last, into wait.fds (-1 where it failed)
     unsigned n_tasks = 0;
     const int* after = nullptr;  // wait (up to 2 ms) for it to turn 1 first
     Dir* mkdirs = nullptr;

@@ -71,7 +71,7 @@ struct CgroupJoin {
 struct CgroupBesideWait {
   int running = 1;
   int status = 0;
-  const int* fds = nullptr;
+  int* fds = nullptr;  // written by the helper, read by the init
   int owner_pidfd = -1;
 };
 
